@@ -134,7 +134,11 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
                          fix="merge the planning PR, or open a new request")
     phase = current.phase
     spec = SPEC[phase]
-    skill = planner.skills[spec.skill]
+    skill = planner.skills.get(spec.skill)
+    if skill is None:
+        from playbook.errors import SkillError
+
+        raise SkillError(f"skill {spec.skill!r} is missing from skills/", fix=f"restore skills/{spec.skill}/SKILL.md")
     revision = current.revision + 1
     planner.progress(f"{spec.title}: revision {revision} with {skill.model} …")
 
@@ -312,20 +316,29 @@ def cancel(ws: Workspace, state: RequestState, *, by: str) -> str | None:
                      f"bmad({state.request}): cancel request\n\nCancelled by {by}.")
 
 
-def set_story_fields(ws: Workspace, story: artifacts.Story, message: str, **changes: Any) -> str | None:
-    """Change story frontmatter fields and refresh sprint-status.yaml, in one commit."""
-    text = ws.read(story.path)
-    if text is None:
-        raise StateError(f"story {story.path} not found on {ws.branch}", fix="check the story path")
-    new_text = artifacts.with_status(text, "story", source=story.path, **changes)
-    files: dict[str, str | None] = {story.path: new_text}
-    impl = artifacts.implementation_dir(story.request)
-    siblings = []
-    for path in ws.list(impl):
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith("story-") and name.endswith(".md"):
-            content = new_text if path == story.path else (ws.read(path) or "")
-            siblings.append(artifacts.story_from_text(content, path=path))
-    status_path = f"{impl}/sprint-status.yaml"
-    files[status_path] = stories.sprint_status(siblings, request=story.request, existing=ws.read(status_path))
+def update_stories(ws: Workspace, changes: Mapping[str, Mapping[str, Any]], message: str) -> str | None:
+    """Change frontmatter fields of several stories of one request and refresh sprint-status.yaml, in one commit.
+
+    Only the named fields change; everything else a human edited stays.
+    """
+    if not changes:
+        return None
+    files: dict[str, str | None] = {}
+    requests = set()
+    for path, fields in changes.items():
+        text = ws.read(path)
+        if text is None:
+            raise StateError(f"story {path} not found on {ws.branch}", fix="check the story path")
+        files[path] = artifacts.with_status(text, "story", source=path, **fields)
+        requests.add(artifacts.request_of_path(path))
+    for request in sorted(r for r in requests if r):
+        impl = artifacts.implementation_dir(request)
+        siblings = []
+        for path in ws.list(impl):
+            name = path.rsplit("/", 1)[-1]
+            if name.startswith("story-") and name.endswith(".md"):
+                content = files.get(path) or ws.read(path) or ""
+                siblings.append(artifacts.story_from_text(content, path=path))
+        status_path = f"{impl}/sprint-status.yaml"
+        files[status_path] = stories.sprint_status(siblings, request=request, existing=ws.read(status_path))
     return ws.commit(files, message)
