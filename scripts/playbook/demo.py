@@ -32,7 +32,8 @@ DEMO_OWNER = "demo"
 # What the offline dev agent scaffolds for a known service (image pinned, ports, extras).
 DEMO_STACKS: dict[str, dict[str, Any]] = {
     "dns-pihole": {"image": "pihole/pihole:2024.07.0", "port": 80, "extra_ports": ["53:53/tcp", "53:53/udp"],
-                   "health_path": "/admin/"},
+                   "volumes": ["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
+                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/"},
 }
 
 

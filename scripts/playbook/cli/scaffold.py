@@ -1,0 +1,49 @@
+"""`playbook scaffold stack SERVICE`: write a compose stack that follows every pattern."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("scaffold")
+def scaffold() -> None:
+    """Write new IaC that follows every pattern."""
+
+
+def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{value!r} is not NAME=value", ctx=ctx, param=param)
+        pairs[name] = text
+    return pairs
+
+
+@scaffold.command("stack")
+@click.argument("service")
+@click.option("--image", required=True, help="Image with a pinned tag, e.g. pihole/pihole:2024.07.0.")
+@click.option("--port", type=int, required=True, help="Container port of the web UI Traefik routes to.")
+@click.option("--extra-port", "extra_ports", multiple=True, help="Published non-HTTP port, e.g. 53:53/udp.")
+@click.option("--metrics-port", type=int, default=None, help="Port serving /metrics for Prometheus.")
+@click.option("--no-sso", "no_sso", is_flag=True, help="Skip Authentik forward-auth (app has its own login).")
+@click.option("--volume", "volumes", multiple=True, help="Named volume, e.g. etc-pihole:/etc/pihole.")
+@click.option("--env", "environment", multiple=True, callback=_env_pair, help="NAME=value for .env.sample.")
+@click.option("--health-path", default="/", show_default=True, help="URL path the healthcheck probes.")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="Repository root; the stack goes to DEST/stacks/SERVICE/.")
+@click.option("--force", is_flag=True, help="Overwrite existing files that differ.")
+def stack(service: str, image: str, port: int, extra_ports: tuple[str, ...], metrics_port: int | None,
+          no_sso: bool, volumes: tuple[str, ...], environment: dict[str, str], health_path: str, dest: Path,
+          force: bool) -> int:
+    """Write stacks/SERVICE/{docker-compose.yml,.env.sample,README.md}."""
+    from playbook.scaffold import scaffold_stack
+
+    written = scaffold_stack(dest, service, image=image, port=port, extra_ports=list(extra_ports),
+                             metrics_port=metrics_port, sso=not no_sso, volumes=list(volumes),
+                             environment=environment, health_path=health_path, overwrite=force)
+    for path in written:
+        click.echo(str(path))
+    return 0
