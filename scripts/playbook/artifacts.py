@@ -36,7 +36,7 @@ STORY_ID_RE = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}$")
 SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 STORY_STATUSES = ("backlog", "ready-for-dev", "in-progress", "review", "done")
 DOC_STATUSES = ("draft", "approved")
-TARGETS = ("infra", "apps", "both")
+TARGETS = ("infra", "apps", "both", "auto")  # auto: routing.RULES decide at dispatch
 
 # --------------------------------------------------------------------------- hardened YAML
 
