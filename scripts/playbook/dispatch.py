@@ -46,7 +46,7 @@ def plan_dispatches(stories: Iterable[Story], config: Config, *, playbook_repo: 
                 "playbook_repo": playbook_repo,
                 "merge_sha": merge_sha,
                 "story_path": story.path,
-                "issue": story.issue,
+                "issue": story.issue or int(story.request.split("-", 1)[0]),
                 "target": kind,
                 "order": routing.KIND_ORDER[kind],
                 "key": story_key(playbook_repo, story.path, kind, merge_sha),

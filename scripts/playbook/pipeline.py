@@ -140,7 +140,8 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
 
         raise SkillError(f"skill {spec.skill!r} is missing from skills/", fix=f"restore skills/{spec.skill}/SKILL.md")
     revision = current.revision + 1
-    planner.progress(f"{spec.title}: revision {revision} with {skill.model} …")
+    via = "the offline planner" if planner.router.offline else f"{skill.model} (fallbacks: playbook.yaml)"
+    planner.progress(f"{spec.title}: generating revision {revision} with {via} …")
 
     inputs = [state.phase(p) for p in INPUTS[phase]]
     pieces = [

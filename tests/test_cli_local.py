@@ -1,0 +1,77 @@
+"""The local-mode and demo commands through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from playbook.adapters import git as gitlib
+from playbook.cli import cli
+
+
+def _repo(tmp_path: Path, repo_root: Path) -> Path:
+    dest = tmp_path / "pb"
+    dest.mkdir()
+    for name in ("skills", "patterns"):
+        shutil.copytree(repo_root / name, dest / name)
+    shutil.copy(repo_root / "playbook.yaml", dest / "playbook.yaml")
+    gitlib.init_repo(dest)
+    gitlib.git(dest, "add", "-A")
+    gitlib.git(dest, "commit", "-q", "-m", "init")
+    return dest
+
+
+def test_plan_revise_approve_status(tmp_path, repo_root):
+    repo = _repo(tmp_path, repo_root)
+    runner = CliRunner()
+    args = ["--repo", str(repo)]
+    result = runner.invoke(cli, ["plan", "Deploy Jellyfin with Traefik", *args])
+    assert result.exit_code == 0, result.output
+    assert "brief: r1 committed" in result.output
+    result = runner.invoke(cli, ["revise", "Use jellyfin.home.example", *args])
+    assert result.exit_code == 0 and "brief: r2" in result.output
+    result = runner.invoke(cli, ["approve", *args])
+    assert result.exit_code == 0 and "prd: r1" in result.output
+    result = runner.invoke(cli, ["status", "--json", *args])
+    data = json.loads(result.output)
+    assert data["stage"] == "awaiting-approval"
+    assert [p["status"] for p in data["phases"]] == ["approved", "draft", None, None]
+    assert "approve" in data["allowed"]
+
+
+def test_status_outside_a_request_branch_names_the_fix(tmp_path, repo_root):
+    repo = _repo(tmp_path, repo_root)
+    result = CliRunner().invoke(cli, ["status", "--repo", str(repo)])
+    assert result.exit_code != 0
+    assert "playbook plan" in str(result.exception) or "playbook plan" in result.output
+
+
+def test_demo_end_to_end(tmp_path, repo_root, monkeypatch):
+    monkeypatch.setenv("PLAYBOOK_DIR", str(repo_root))
+    workdir = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--workdir", str(workdir)])
+    assert result.exit_code == 0, result.output
+    playbook = workdir / "homelab-playbook"
+    planning = list((playbook / "_bmad-output/planning-artifacts").iterdir())[0]
+    for name in ("product-brief.md", "prd.md", "architecture.md", "epics.md"):
+        text = (planning / name).read_text()
+        assert "status: approved" in text and "model: offline" in text
+    stories = list((playbook / "_bmad-output/implementation-artifacts").glob("*/story-*.md"))
+    assert stories and "status: done" in stories[0].read_text()
+    stack = workdir / "homelab-apps/stacks/dns-pihole/docker-compose.yml"
+    assert stack.is_file() and "pihole/pihole:" in stack.read_text()
+    from playbook.checks import check_path
+
+    assert not [f for f in check_path(stack.parent, "apps") if f.severity == "error"]
+    assert "git revert" in result.output and "Planned offline" in result.output
+
+
+def test_demo_refuses_a_non_empty_workdir(tmp_path, repo_root, monkeypatch):
+    monkeypatch.setenv("PLAYBOOK_DIR", str(repo_root))
+    (tmp_path / "x").write_text("keep me")
+    result = CliRunner().invoke(cli, ["demo", "--workdir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert (tmp_path / "x").read_text() == "keep me"
