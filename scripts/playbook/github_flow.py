@@ -149,7 +149,9 @@ def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState
 
 def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: RequestState | None, status: str) -> None:
     desired: set[str] = {status} if status else set()
-    if state is not None and state.stage is not Stage.CANCELLED:
+    if state is None:
+        desired.add(SPEC[Phase.BRIEF].label)  # nothing generated yet: keep the request's trigger label
+    elif state.stage is not Stage.CANCELLED:
         phase = state.current.phase if state.current else Phase.STORIES
         desired.add(SPEC[phase].label)
     managed = set(PHASE_LABELS) | set(STATUS_LABELS)

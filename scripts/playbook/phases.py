@@ -6,10 +6,10 @@ Everything here is data plus pure functions over it; tests walk the tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Phase(str, Enum):
+class Phase(StrEnum):
     BRIEF = "brief"
     PRD = "prd"
     ARCHITECTURE = "architecture"
@@ -50,7 +50,7 @@ def next_phase(phase: Phase) -> Phase | None:
     return ORDER[index + 1] if index + 1 < len(ORDER) else None
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """Where a request stands, derived from its artifacts (never stored)."""
 
     NEW = "new"  # request recorded, current phase not generated yet (or its generation failed)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from playbook import _process

@@ -1,0 +1,257 @@
+"""The workflows in .github/: policy, the offline linters, and the guards behind their filters."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import workflow_policy as policy
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
+ISSUE_TEMPLATES = REPO_ROOT / ".github" / "ISSUE_TEMPLATE"
+EXPECTED = {"bmad-phase.yml", "bmad-command.yml", "bmad-dispatch.yml", "bmad-deployed.yml",
+            "bmad-reconcile.yml", "bmad-dev.yml", "ci.yml"}
+
+
+def workflow(name: str) -> dict:
+    return policy.load((WORKFLOWS_DIR / name).read_text(encoding="utf-8"))
+
+
+def condition(job: dict) -> str:
+    return " ".join(str(job.get("if", "")).split())
+
+
+def test_every_expected_workflow_exists():
+    assert {p.name for p in WORKFLOWS} >= EXPECTED
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_follows_policy(path):
+    assert policy.file_violations(path) == []
+
+
+def test_zizmor_offline_passes():
+    done = policy.run_zizmor(WORKFLOWS_DIR)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_passes():
+    done = policy.run_actionlint(*WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workflows_match_github_schema():
+    done = policy.run_check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_issue_form_and_config_match_github_schema():
+    form = policy.run_check_jsonschema("vendor.github-issue-forms", ISSUE_TEMPLATES / "bmad-request.yml")
+    config = policy.run_check_jsonschema("vendor.github-issue-config", ISSUE_TEMPLATES / "config.yml")
+    assert form.returncode == 0, form.stdout + form.stderr
+    assert config.returncode == 0, config.stdout + config.stderr
+
+
+def test_issue_form_applies_the_label_the_phase_workflow_waits_for():
+    form = yaml.safe_load((ISSUE_TEMPLATES / "bmad-request.yml").read_text(encoding="utf-8"))
+    assert form["labels"] == ["bmad:brief"]
+    job = workflow("bmad-phase.yml")["jobs"]["phase"]
+    assert workflow("bmad-phase.yml")["on"] == {"issues": {"types": ["opened", "labeled"]}}
+    assert "contains(github.event.issue.labels.*.name, 'bmad:brief')" in condition(job)
+    assert "github.event.label.name == 'bmad:brief'" in condition(job)
+
+
+def test_same_action_is_pinned_to_the_same_commit_everywhere():
+    pins: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for match in re.finditer(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\s*#\s*(\S+)", path.read_text()):
+            pins.setdefault(match[1], set()).add(f"{match[2]} {match[3]}")
+    assert pins, "no pinned actions found"
+    assert {action: refs for action, refs in pins.items() if len(refs) > 1} == {}
+
+
+# --- the command workflow: who can start a runner, and the guard behind the zizmor ignore ----------
+
+def test_command_workflow_starts_only_for_human_slash_commands_on_issues():
+    doc = workflow("bmad-command.yml")
+    assert doc["on"] == {"issue_comment": {"types": ["created"]}}
+    (job,) = doc["jobs"].values()
+    cond = condition(job)
+    assert "startsWith(github.event.comment.body, '/')" in cond
+    assert "github.event.comment.user.type != 'Bot'" in cond
+    assert "!github.event.issue.pull_request" in cond
+    # All three must hold: an `||` would let any one of them start a runner.
+    assert "||" not in cond
+
+
+def _ignores() -> list[tuple[str, str]]:
+    return [(path.name, line) for path in WORKFLOWS for line in path.read_text().splitlines()
+            if "zizmor: ignore" in line]
+
+
+def test_the_only_zizmor_ignore_is_the_comment_trigger_and_names_its_guard():
+    ((name, line),) = _ignores()
+    assert name == "bmad-command.yml"
+    assert line.lstrip().startswith("issue_comment:")
+    assert "zizmor: ignore[dangerous-triggers]" in line
+    assert "playbook.authz.authorize_command" in line
+
+
+def test_zizmor_ignore_is_needed_and_hides_nothing_else(tmp_path):
+    text = (WORKFLOWS_DIR / "bmad-command.yml").read_text()
+    target = tmp_path / ".github" / "workflows" / "bmad-command.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(re.sub(r" # zizmor: ignore\[[^\]]+\].*", "", text))
+    done = policy.run_zizmor(target)
+    assert done.returncode != 0
+    assert set(re.findall(r"^\w+\[([\w-]+)\]", done.stdout, re.M)) == {"dangerous-triggers"}
+
+
+def test_authorize_command_guard_exists():
+    from playbook import authz
+
+    assert callable(authz.authorize_command)
+
+
+def test_github_flow_calls_authorize_command():
+    source = (REPO_ROOT / "scripts" / "playbook" / "github_flow.py").read_text(encoding="utf-8")
+    calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", getattr(node.func, "id", None)) == "authorize_command"]
+    assert calls, "playbook.github_flow must call authorize_command before acting on a comment"
+
+
+# --- filters and credentials of the other workflows -----------------------------------------------
+
+def test_dispatch_runs_only_for_merged_bmad_branches_of_this_repo():
+    doc = workflow("bmad-dispatch.yml")
+    assert doc["on"] == {"pull_request": {"types": ["closed"]}}
+    cond = condition(doc["jobs"]["dispatch"])
+    for part in ("github.event.pull_request.merged",
+                 "github.event.pull_request.base.ref == github.event.repository.default_branch",
+                 "startsWith(github.event.pull_request.head.ref, 'bmad/')",
+                 "github.event.pull_request.head.repo.full_name == github.repository"):
+        assert part in cond
+    assert "||" not in cond
+
+
+def test_writers_share_the_per_issue_lock():
+    groups = {name: workflow(name)["jobs"][job]["concurrency"]["group"]
+              for name, job in (("bmad-phase.yml", "phase"), ("bmad-command.yml", "command"))}
+    assert set(groups.values()) == {"bmad-issue-${{ github.event.issue.number }}"}
+
+
+def test_reconcile_runs_daily_and_by_hand():
+    on = workflow("bmad-reconcile.yml")["on"]
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    assert len(on["schedule"]) == 1
+
+
+def test_ci_runs_the_readme_test_command():
+    (job,) = workflow("ci.yml")["jobs"].values()
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["scripts/test"]
+    assert job["permissions"] == {"contents": "read"}
+
+
+def _job_text(job: dict) -> str:
+    return yaml.safe_dump(job)
+
+
+def test_dev_job_holds_only_the_model_credential():
+    dev = workflow("bmad-dev.yml")["jobs"]["dev"]
+    assert dev["permissions"] == {"contents": "read"}
+    text = _job_text(dev)
+    for forbidden in ("BMAD_PLAYBOOK_TOKEN", "GITHUB_TOKEN", "github.token", "BMAD_DISPATCH_TOKEN", "token:"):
+        assert forbidden not in text
+    (run_step,) = [s for s in dev["steps"] if str(s.get("run", "")).startswith("playbook dev")]
+    assert set(run_step["env"]) == {"KIND", "PLAYBOOK_CLAUDE_BIN", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}
+
+
+def test_dev_workflow_is_reusable_with_the_documented_interface():
+    doc = workflow("bmad-dev.yml")
+    call = doc["on"]["workflow_call"]
+    assert set(call["inputs"]) == {"kind", "playbook-repo", "playbook-ref"}
+    assert set(call["secrets"]) == {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "BMAD_PLAYBOOK_TOKEN"}
+    assert doc["concurrency"]["cancel-in-progress"] is False
+    jobs = doc["jobs"]
+    # The playbook is read at the merge commit the dispatch names, set in `with:` only.
+    source_checkout = jobs["source"]["steps"][0]["with"]
+    assert source_checkout["ref"] == "${{ github.event.client_payload.merge_sha }}"
+    assert source_checkout["path"] == "playbook"
+    publish = jobs["publish"]
+    assert "!cancelled()" in condition(publish)
+    assert publish["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert "startsWith(github.event.pull_request.head.ref, 'bmad/story-')" in condition(jobs["deployed"])
+
+
+# --- the policy checker itself catches what it must -----------------------------------------------
+
+GOOD = """\
+on: push
+permissions: {}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions:
+      contents: write
+    concurrency:
+      group: one
+      cancel-in-progress: false
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          persist-credentials: false
+      - run: echo "$TITLE"
+        env:
+          TITLE: ${{ github.event.issue.title }}
+"""
+
+
+def test_policy_accepts_the_good_example():
+    assert policy.violations(GOOD, "good.yml") == []
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "actions/checkout@v4",
+     "not pinned to a 40-hex commit SHA"),
+    ("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "actions/checkout@11bd719",
+     "not pinned to a 40-hex commit SHA"),
+    (" # v4.2.2", "", "has no `# vX.Y.Z` comment"),
+    ('echo "$TITLE"', "echo ${{ github.event.issue.title }}", "inside run:"),
+    ('echo "$TITLE"', "echo ${{github.head_ref}}", "inside run:"),
+    ('echo "$TITLE"', "echo ${{ inputs.kind }}", "inside run:"),
+    ('echo "$TITLE"', "echo ${{ format('{0}', github.event.comment.body) }}", "inside run:"),
+    ("permissions: {}\n", "", "top-level `permissions: {}` is missing"),
+    ("permissions: {}\n", "permissions: write-all\n", "top-level `permissions: {}` is missing"),
+    ("    permissions:\n      contents: write\n", "", "declares no `permissions`"),
+    ("    timeout-minutes: 5\n", "", "has no `timeout-minutes`"),
+    ("          persist-credentials: false\n", "          fetch-depth: 0\n", "persist-credentials: false"),
+    ("      cancel-in-progress: false\n", "      cancel-in-progress: true\n", "cancel-in-progress: false"),
+    ("    concurrency:\n      group: one\n      cancel-in-progress: false\n", "", "has no concurrency group"),
+])
+def test_policy_catches(old, new, expected):
+    assert old in GOOD
+    found = policy.violations(GOOD.replace(old, new), "bad.yml")
+    assert any(expected in v for v in found), found
+
+
+def test_policy_allows_reusable_calls_without_timeout_but_not_without_permissions():
+    call = ("on: push\npermissions: {}\njobs:\n  call:\n"
+            "    uses: alice/playbook/.github/workflows/x.yml@" + "a" * 40 + "\n")
+    assert policy.violations(call.replace("  call:\n", "  call:\n    permissions: {}\n"), "call.yml") == []
+    assert any("declares no `permissions`" in v for v in policy.violations(call, "call.yml"))
+    assert any("not pinned" in v for v in policy.violations(call.replace("a" * 40, "main"), "call.yml"))
+
+
+def test_actionlint_runner_reports_problems(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(GOOD.replace('echo "$TITLE"', "echo ${{ github.event.issue.title }}"))
+    done = policy.run_actionlint(bad)
+    assert done.returncode == 1
+    assert "potentially untrusted" in done.stdout
