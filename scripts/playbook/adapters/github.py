@@ -1,0 +1,557 @@
+"""GitHub through PyGithub: ``GitHubForge`` (the ``Forge`` port) and ``GitHubWorkspace``.
+
+This is the only module that imports PyGithub, and it does so lazily. Everything it returns is a
+``playbook.ports`` dataclass, and every failure leaves as a ``playbook.errors`` error naming the fix.
+
+Retries are a deliberate table, not PyGithub's defaults (which retry POST and can sleep for an
+hour on a rate limit):
+
+    method                      5xx / network        rate limit (403/429)
+    GET HEAD PUT DELETE OPTIONS  3 retries, backoff   wait if it fits max_wait_seconds, else RateLimitedError
+    POST PATCH                   never (a retried POST can duplicate a comment or PR; the
+                                 workspace re-reads state instead of blindly retrying a ref update)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from playbook.errors import (
+    ConfigError,
+    ForgeError,
+    ForgePermissionError,
+    MissingSecretError,
+    NotFoundError,
+    RateLimitedError,
+)
+from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest
+
+DEFAULT_BASE_URL = "https://api.github.com"
+RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRIES = 3
+BACKOFF_FACTOR = 0.5
+ROLE_NAMES = ("admin", "maintain", "write", "triage", "read")
+ACTIONS_PR_SETTING = (
+    "Settings → Actions → General → Workflow permissions → "
+    "Allow GitHub Actions to create and approve pull requests"
+)
+
+
+def git_blob_sha(text: str) -> str:
+    """The id git (and GitHub) gives a file with this text, so changes are detected without a read."""
+    data = text.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _rate_limit_wait(headers: Mapping[str, Any] | None, status: int, secondary_wait: float) -> float | None:
+    """Seconds GitHub asks us to wait before retrying, or None when the answer is no rate limit."""
+    retry_after = _header(headers, "Retry-After")
+    if retry_after and retry_after.strip().isdigit():
+        return float(retry_after)
+    reset = _header(headers, "x-ratelimit-reset")
+    if _header(headers, "x-ratelimit-remaining") == "0" and reset and reset.isdigit():
+        return max(0.0, int(reset) - time.time()) + 1
+    if status == 429:
+        return secondary_wait
+    return None
+
+
+def _budget_retry(budget: float, backoff_factor: float) -> Any:
+    """A GithubRetry that never retries POST/PATCH and never plans a wait past ``budget`` seconds."""
+    from github.GithubException import RateLimitExceededExceedsMaxWait
+    from github.GithubRetry import DEFAULT_SECONDARY_RATE_WAIT, GithubRetry
+
+    class BudgetRetry(GithubRetry):
+        waited = 0.0
+
+        def new(self, **kw: Any) -> Any:
+            retry = super().new(**kw)
+            retry.waited = self.waited
+            return retry
+
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
+            wait = None
+            if response is not None and response.status in (403, 429):
+                wait = _rate_limit_wait(response.headers, response.status, self.secondary_rate_wait)
+                if wait is not None and self.waited + wait > budget:
+                    import json
+
+                    try:
+                        data = json.loads(self.get_content(response, url) or b"{}")
+                    except ValueError:
+                        data = {"message": response.reason}
+                    raise RateLimitExceededExceedsMaxWait(response.status, data, dict(response.headers), wait=wait)
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            planned = wait if wait is not None else retry.get_backoff_time()
+            if wait is not None and _header(response.headers, "Retry-After") is None:
+                retry.get_backoff_time = lambda: wait  # type: ignore[method-assign]
+            retry.waited = self.waited + planned
+            return retry
+
+    return BudgetRetry(
+        total=RETRIES,
+        backoff_factor=backoff_factor,
+        backoff_max=budget,
+        status_forcelist=[*range(500, 600), 429],
+        allowed_methods=RETRIED_METHODS,
+        raise_on_status=False,
+        secondary_rate_wait=DEFAULT_SECONDARY_RATE_WAIT,
+        max_rate_limit_wait=budget,
+    )
+
+
+class GitHubForge:
+    """The ``Forge`` port for one repository ("owner/name") over the REST API."""
+
+    def __init__(
+        self,
+        repo: str,
+        token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        max_wait_seconds: float = 60,
+        timeout: int = 30,
+        token_variable: str = "GITHUB_TOKEN",
+        backoff_factor: float = BACKOFF_FACTOR,
+    ) -> None:
+        if not token:
+            raise MissingSecretError(token_variable)
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise ConfigError(f"repository {repo!r} is not owner/name", fix="set GITHUB_REPOSITORY to owner/name")
+        self.repo = repo
+        self._token = token
+        self._token_variable = token_variable
+        self._base_url = base_url.rstrip("/")
+        self._max_wait = float(max_wait_seconds)
+        self._timeout = timeout
+        self._backoff_factor = backoff_factor
+        self._client: Any = None
+        self._repo_obj: Any = None
+        self._default_branch: str | None = None
+        self._trees: dict[str, str] = {}  # commit sha -> tree sha, so commit_files needs no extra read
+
+    def __repr__(self) -> str:  # the token stays out of logs and tracebacks
+        return f"GitHubForge(repo={self.repo!r}, base_url={self._base_url!r})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def _gh(self) -> Any:
+        if self._client is None:
+            import github
+
+            self._client = github.Github(
+                auth=github.Auth.Token(self._token),
+                base_url=self._base_url,
+                timeout=self._timeout,
+                per_page=100,
+                retry=_budget_retry(self._max_wait, self._backoff_factor),
+                seconds_between_requests=0,
+                seconds_between_writes=0,
+                lazy=True,
+                user_agent="homelab-playbook",
+            )
+        return self._client
+
+    @property
+    def _repo(self) -> Any:
+        if self._repo_obj is None:
+            self._repo_obj = self._gh.get_repo(self.repo)
+        return self._repo_obj
+
+    def _url(self, suffix: str, repo: str | None = None) -> str:
+        return f"{self._base_url}/repos/{repo or self.repo}{suffix}"
+
+    def _request(self, method: str, url: str, *, input: Any = None, parameters: Any = None) -> Any:
+        _, data = self._gh.requester.requestJsonAndCheck(method, url, parameters=parameters, input=input)
+        return data
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    @contextmanager
+    def _errors(self, action: str, scope: str = "contents") -> Iterator[None]:
+        """Turn PyGithub and network failures into playbook errors that say what to do."""
+        import github
+        import requests
+
+        try:
+            yield
+        except github.GithubException as exc:
+            raise self._translate(action, scope, exc) from None
+        except requests.exceptions.RequestException as exc:
+            err = ForgeError(
+                self._scrub(f"{action}: could not reach {self._base_url} ({type(exc).__name__})"),
+                fix="check the network and GITHUB_API_URL, then re-run the workflow",
+            )
+            err.retryable = True
+            raise err from None
+
+    def _translate(self, action: str, scope: str, exc: Any) -> ForgeError | ConfigError:
+        from github.GithubException import RateLimitExceededException
+
+        status = int(getattr(exc, "status", 0) or 0)
+        data = exc.data if isinstance(exc.data, dict) else {"message": str(exc.data or "")}
+        message = str(data.get("message") or "")
+        details = [e.get("message") or e.get("code") for e in data.get("errors") or [] if isinstance(e, dict)]
+        if details:  # e.g. 422 "Validation Failed" says why only here ("body is too long ...")
+            message = f"{message} ({'; '.join(str(d) for d in details if d)})"
+        headers = exc.headers or {}
+        lowered = message.lower()
+        is_rate_limit = isinstance(exc, RateLimitExceededException) or (
+            status in (403, 429)
+            and ("rate limit" in lowered or _header(headers, "x-ratelimit-remaining") == "0")
+        )
+        where = f"{action} in {self.repo}"
+        if is_rate_limit:
+            reset = _header(headers, "x-ratelimit-reset")
+            if _header(headers, "x-ratelimit-remaining") == "0" and reset and reset.isdigit():
+                at = datetime.fromtimestamp(int(reset), UTC).strftime("%H:%M")
+                text = f"{where}: GitHub API rate limit exhausted; it resets at {at} UTC; re-run then"
+            else:
+                wait = getattr(exc, "wait", None) or _header(headers, "Retry-After")
+                text = (
+                    f"{where}: GitHub secondary rate limit (asked to wait {wait or 'a while'}s, "
+                    f"more than the {self._max_wait:.0f}s budget)"
+                )
+            return RateLimitedError(self._scrub(text), fix="re-run the workflow after the wait; the run is resumable")
+        detail = self._scrub(f"{where} failed: HTTP {status}: {message or 'no message'}")
+        if status == 401:
+            return ConfigError(
+                detail,
+                fix=f"set {self._token_variable} to a valid, unexpired token with access to {self.repo}",
+            )
+        if status == 403 and "not permitted to create or approve pull requests" in lowered:
+            return ForgePermissionError(detail, fix=f"enable {ACTIONS_PR_SETTING}")
+        if status == 403 and "resource not accessible" in lowered:
+            return ForgePermissionError(
+                detail,
+                fix=f"grant the workflow job `permissions: {scope}: write` (this product needs "
+                "contents: write, issues: write and pull-requests: write)",
+            )
+        if status == 403:
+            return ForgePermissionError(
+                detail, fix=f"give {self._token_variable} {scope}: write access to {self.repo}"
+            )
+        if status in (404, 410):
+            return NotFoundError(
+                detail, fix=f"check that it still exists and that {self._token_variable} can see {self.repo}"
+            )
+        err = ForgeError(detail, fix="re-run the workflow; if it keeps failing check https://www.githubstatus.com")
+        err.retryable = status >= 500
+        return err
+
+    # ------------------------------------------------------------------ repository and people
+
+    def default_branch(self) -> str:
+        if self._default_branch is None:
+            with self._errors("reading the repository"):
+                self._default_branch = str(self._request("GET", self._url(""))["default_branch"])
+        return self._default_branch
+
+    def permission(self, username: str) -> str:
+        """admin | maintain | write | triage | read | none; any failure but 404 raises (callers fail closed)."""
+        url = self._url(f"/collaborators/{urllib.parse.quote(username, safe='')}/permission")
+        try:
+            with self._errors(f"reading {username}'s permission"):
+                data = self._request("GET", url)
+        except NotFoundError:
+            return "none"
+        role = str(data.get("role_name") or "")
+        if role in ROLE_NAMES:
+            return role
+        # Custom roles keep their own name; the base permission is what they grant.
+        base = str(data.get("permission") or "none")
+        return base if base in ROLE_NAMES else "none"
+
+    # ------------------------------------------------------------------ issues, comments, labels
+
+    def get_issue(self, number: int) -> Issue:
+        with self._errors(f"reading issue #{number}", "issues"):
+            data = self._request("GET", self._url(f"/issues/{number}"))
+        return Issue(
+            number=int(data["number"]),
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            state=data.get("state") or "open",
+            labels=tuple(label["name"] for label in data.get("labels") or []),
+            html_url=data.get("html_url") or "",
+            author=(data.get("user") or {}).get("login") or "",
+            locked=bool(data.get("locked")),
+        )
+
+    def list_comments(self, issue: int) -> list[Comment]:
+        with self._errors(f"listing comments on issue #{issue}", "issues"):
+            return [_comment(c) for c in self._repo.get_issue(issue).get_comments()]
+
+    def create_comment(self, issue: int, body: str) -> Comment:
+        with self._errors(f"commenting on issue #{issue}", "issues"):
+            return _comment(self._repo.get_issue(issue).create_comment(body))
+
+    def edit_comment(self, comment_id: int, body: str) -> None:
+        with self._errors(f"editing comment {comment_id}", "issues"):
+            self._request("PATCH", self._url(f"/issues/comments/{int(comment_id)}"), input={"body": body})
+
+    def ensure_labels(self, specs: list[LabelSpec]) -> None:
+        with self._errors("syncing labels", "issues"):
+            existing = {label.name.lower(): label for label in self._repo.get_labels()}
+            for spec in specs:
+                color = spec.color.lstrip("#").lower()
+                label = existing.get(spec.name.lower())
+                if label is None:
+                    self._create_label(spec.name, color, spec.description)
+                elif (label.color or "").lower() != color or (label.description or "") != spec.description:
+                    label.edit(label.name, color, spec.description)
+
+    def _create_label(self, name: str, color: str, description: str) -> None:
+        import github
+
+        try:
+            self._repo.create_label(name, color, description)
+        except github.GithubException as exc:  # another run created it first
+            if exc.status != 422 or "already_exists" not in str(exc.data):
+                raise
+
+    def set_labels(self, issue: int, add: set[str], remove: set[str]) -> None:
+        import github
+
+        with self._errors(f"labelling issue #{issue}", "issues"):
+            gh_issue = self._repo.get_issue(issue)
+            if add:
+                gh_issue.add_to_labels(*sorted(add))
+            for name in sorted(remove - add):
+                try:
+                    gh_issue.remove_from_labels(name)
+                except github.GithubException as exc:
+                    if exc.status != 404:  # 404 "Label does not exist": already the end state we want
+                        raise
+
+    # ------------------------------------------------------------------ git data
+
+    def branch_head(self, branch: str) -> str | None:
+        try:
+            with self._errors(f"reading branch {branch}"):
+                data = self._request("GET", self._url(f"/git/ref/heads/{urllib.parse.quote(branch)}"))
+        except NotFoundError:
+            return None
+        return str(data["object"]["sha"])
+
+    def create_branch(self, branch: str, sha: str) -> None:
+        with self._errors(f"creating branch {branch}"):
+            self._request("POST", self._url("/git/refs"), input={"ref": f"refs/heads/{branch}", "sha": sha})
+
+    def read_tree(self, ref: str) -> dict[str, str]:
+        with self._errors(f"reading the tree at {ref}"):
+            data = self._request(
+                "GET", self._url(f"/git/trees/{urllib.parse.quote(ref, safe='')}"), parameters={"recursive": 1}
+            )
+        if data.get("truncated"):
+            raise ForgeError(
+                f"the tree of {self.repo} at {ref} is too large for one API read",
+                fix="keep generated files in a smaller repository or directory",
+            )
+        if ref != data["sha"] and len(ref) == 40:
+            self._trees[ref] = str(data["sha"])
+        return {e["path"]: e["sha"] for e in data.get("tree", []) if e.get("type") == "blob"}
+
+    def read_blob(self, sha: str) -> str:
+        import base64
+
+        with self._errors(f"reading blob {sha[:12]}"):
+            data = self._request("GET", self._url(f"/git/blobs/{sha}"))
+        return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+
+    def _tree_of(self, commit: str) -> str:
+        if commit not in self._trees:
+            with self._errors(f"reading commit {commit[:12]}"):
+                self._trees[commit] = str(self._request("GET", self._url(f"/git/commits/{commit}"))["tree"]["sha"])
+        return self._trees[commit]
+
+    def commit_files(self, branch: str, parent: str, files: Mapping[str, str | None], message: str) -> str:
+        """One tree (inline contents, None deletes) + one commit + one fast-forward ref update."""
+        entries = [
+            {"path": path, "mode": "100644", "type": "blob", **({"sha": None} if text is None else {"content": text})}
+            for path, text in sorted(files.items())
+        ]
+        base_tree = self._tree_of(parent)
+        with self._errors(f"committing to {branch}"):
+            tree = self._request("POST", self._url("/git/trees"), input={"base_tree": base_tree, "tree": entries})
+            commit = self._request(
+                "POST", self._url("/git/commits"), input={"message": message, "tree": tree["sha"], "parents": [parent]}
+            )
+            sha = str(commit["sha"])
+            self._trees[sha] = str(tree["sha"])
+            self._request(
+                "PATCH", self._url(f"/git/refs/heads/{urllib.parse.quote(branch)}"), input={"sha": sha, "force": False}
+            )
+        return sha
+
+    # ------------------------------------------------------------------ pull requests
+
+    def find_pull(self, head: str, state: str = "all") -> PullRequest | None:
+        owner = self.repo.split("/")[0]
+        with self._errors(f"looking for a pull request from {head}", "pull-requests"):
+            for pull in self._repo.get_pulls(state=state, head=f"{owner}:{head}"):
+                return _pull(pull)
+        return None
+
+    def create_pull(self, head: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
+        with self._errors(f"opening a pull request from {head}", "pull-requests"):
+            return _pull(self._repo.create_pull(base=base, head=head, title=title, body=body, draft=draft))
+
+    def update_pull(self, number: int, *, title: str | None = None, body: str | None = None) -> None:
+        changes = {k: v for k, v in {"title": title, "body": body}.items() if v is not None}
+        if changes:
+            with self._errors(f"updating pull request #{number}", "pull-requests"):
+                self._request("PATCH", self._url(f"/pulls/{int(number)}"), input=changes)
+
+    def mark_ready(self, pull: PullRequest) -> None:
+        with self._errors(f"marking pull request #{pull.number} ready for review", "pull-requests"):
+            self._repo.get_pull(pull.number).mark_ready_for_review()
+
+    def pull_files(self, number: int) -> list[str]:
+        with self._errors(f"listing files of pull request #{number}", "pull-requests"):
+            return [f.filename for f in self._repo.get_pull(number).get_files()]
+
+    def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None:
+        """repository_dispatch to another repository, with this forge's token."""
+        with self._errors(f"sending {event_type} to {repo}"):
+            self._request(
+                "POST", self._url("/dispatches", repo), input={"event_type": event_type, "client_payload": dict(payload)}
+            )
+
+
+def _comment(c: Any) -> Comment:
+    return Comment(
+        id=int(c.id),
+        body=c.body or "",
+        author=c.user.login if c.user else "",
+        author_type=c.user.type if c.user else "User",
+        created_at=c.created_at,
+        html_url=c.html_url or "",
+    )
+
+
+def _pull(p: Any) -> PullRequest:
+    return PullRequest(
+        number=int(p.number),
+        title=p.title or "",
+        body=p.body or "",
+        head=p.head.ref,
+        base=p.base.ref,
+        draft=bool(p.draft),
+        state=p.state,
+        merged=p.merged_at is not None,
+        html_url=p.html_url or "",
+        node_id=p.node_id or "",
+        labels=tuple(label.name for label in p.labels),
+    )
+
+
+class GitHubWorkspace:
+    """The ``Workspace`` port on one branch, through the Git Data API.
+
+    The tree is read once and blobs on demand; a commit is a fixed handful of calls whatever the
+    number of files. A lost race on the ref (someone pushed) or a failure whose effect is unknown
+    (5xx after the write landed) is handled the same way: re-read the branch, keep what already
+    matches, re-apply the rest on top.
+    """
+
+    def __init__(self, forge: Forge, branch: str, *, base_branch: str, max_attempts: int = 3) -> None:
+        self.branch = branch
+        self._forge = forge
+        self._base_branch = base_branch
+        self._max_attempts = max_attempts
+        self._head: str | None = None  # branch head, None while the branch does not exist
+        self._start: str | None = None  # the commit the tree was read from
+        self._tree: dict[str, str] | None = None
+        self._blobs: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"GitHubWorkspace({self._forge!r}, branch={self.branch!r})"
+
+    def _load(self) -> dict[str, str]:
+        if self._tree is None:
+            head = self._forge.branch_head(self.branch)
+            start = head or self._forge.branch_head(self._base_branch)
+            if start is None:
+                raise NotFoundError(
+                    f"neither {self.branch!r} nor the base branch {self._base_branch!r} exists in {self._forge.repo}",
+                    fix="create the base branch (push an initial commit) or fix the configured branch name",
+                )
+            self._head, self._start = head, start
+            self._tree = self._forge.read_tree(start)
+        return self._tree
+
+    def read(self, path: str) -> str | None:
+        sha = self._load().get(_safe_path(path))
+        if sha is None:
+            return None
+        if sha not in self._blobs:
+            self._blobs[sha] = self._forge.read_blob(sha)
+        return self._blobs[sha]
+
+    def list(self, prefix: str) -> list[str]:
+        prefix = prefix.strip("/")
+        paths = self._load()
+        if prefix in ("", "."):
+            return sorted(paths)
+        return sorted(p for p in paths if p.startswith(_safe_path(prefix) + "/"))
+
+    def head(self) -> str | None:
+        self._load()
+        return self._head
+
+    def commit(self, files: Mapping[str, str | None], message: str) -> str | None:
+        wanted = {_safe_path(path): text for path, text in files.items()}
+        last: ForgeError | None = None
+        for attempt in range(self._max_attempts):
+            tree = self._load()
+            changes = {p: t for p, t in wanted.items() if tree.get(p) != (None if t is None else git_blob_sha(t))}
+            if not changes:
+                return None if attempt == 0 else self._head  # a retry found our commit already there
+            try:
+                if self._head is None:
+                    self._forge.create_branch(self.branch, self._start or "")
+                    self._head = self._start
+                sha = self._forge.commit_files(self.branch, self._head or "", changes, message)
+            except (ForgePermissionError, RateLimitedError):
+                raise  # re-reading cannot help
+            except ForgeError as exc:  # conflict, 5xx, vanished branch: look again before retrying
+                last = exc
+                self._tree = None
+                continue
+            self._head = self._start = sha
+            for path, text in changes.items():
+                if text is None:
+                    tree.pop(path, None)
+                else:
+                    tree[path] = git_blob_sha(text)
+                    self._blobs[tree[path]] = text
+            return sha
+        assert last is not None
+        raise ForgeError(
+            f"could not commit to {self.branch} in {self._forge.repo} after {self._max_attempts} attempts: "
+            f"{last.message}",
+            fix=last.fix or "re-run the workflow; the commit is retried from the current branch state",
+        )
+
+
+def _safe_path(path: str) -> str:
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or "\x00" in path or ".." in parts or "" in parts[:-1]:
+        raise ForgeError(f"refusing to write outside the repository: {path!r}", fix="use a relative POSIX path")
+    return path.rstrip("/")
