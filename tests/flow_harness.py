@@ -114,6 +114,25 @@ class Harness:
             pr[side]["repo"]["full_name"] = REPO
         return self.run("pull_request", payload)
 
+    def repository_dispatch(self, event_type: str, client_payload: dict[str, Any]) -> int:
+        payload = self._with_repo(copy.deepcopy(_template("repository_dispatch.bmad-deployed.json")))
+        payload["action"] = event_type
+        payload["client_payload"] = client_payload
+        return self.run("repository_dispatch", payload)
+
+    def complete_planning(self, body: str = "") -> tuple[int, int]:
+        """Drive one request through all four approvals; returns (issue, planning PR number)."""
+        issue = self.github.add_issue(REPO, PIHOLE, body, labels=["bmad:brief"])
+        self.answer("create-product-brief")
+        assert self.labeled(issue) == 0
+        for skill in ("create-prd", "create-architecture", "create-epics-and-stories", None):
+            if skill:
+                self.answer(skill)
+            assert self.comment(issue, "/approve") == 0
+        pulls = self.github.pulls(REPO)
+        assert len(pulls) == 1 and not pulls[0]["draft"]
+        return issue, pulls[0]["number"]
+
     # -- model answers ----------------------------------------------------------------------
 
     def answer(self, skill: str, feedback: str = "") -> None:

@@ -1,0 +1,72 @@
+"""`playbook skills`: list the BMAD skills and validate them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from playbook.settings import Settings
+
+
+def _root_option(f):  # type: ignore[no-untyped-def]
+    return click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="The playbook repository (default: PLAYBOOK_DIR or the current directory).")(f)
+
+
+def _root_and_aliases(root: Path | None) -> tuple[Path, set[str]]:
+    from playbook.config import load_config
+
+    root = (root or Settings.from_env(os.environ).root).resolve()
+    return root, set(load_config(root).models)
+
+
+@click.group()
+def skills() -> None:
+    """List and validate the BMAD skills."""
+
+
+@skills.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of skill objects.")
+@_root_option
+def list_skills(as_json: bool, root: Path | None) -> int:
+    """Show each skill's phase, model alias, delegation and output."""
+    from playbook.skills import load_skills
+
+    root, aliases = _root_and_aliases(root)
+    loaded = load_skills(root / "skills", aliases=aliases)
+    if as_json:
+        rows = []
+        for skill in loaded.values():
+            row = skill.summary()
+            row["path"] = str(skill.path.relative_to(root))
+            rows.append(row)
+        click.echo(json.dumps(rows, indent=2))
+        return 0
+    header = ("NAME", "PHASE", "MODEL", "DELEGATE", "WRITES")
+    rows_text = [(s.name, s.phase, s.model, "yes" if s.delegate else "no", s.writes) for s in loaded.values()]
+    widths = [max(len(row[i]) for row in [header, *rows_text]) for i in range(len(header))]
+    for row in [header, *rows_text]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+@skills.command("validate")
+@_root_option
+def validate(root: Path | None) -> int:
+    """Check every SKILL.md: frontmatter, expected names, and that each prompt renders."""
+    from playbook.errors import SkillError
+    from playbook.skills import load_skills, validate_skills
+
+    root, aliases = _root_and_aliases(root)
+    problems = validate_skills(root / "skills", aliases=aliases)
+    if problems:
+        click.secho(f"{len(problems)} problem(s) in {root / 'skills'}:", fg="red", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        click.echo("  fix: correct the listed files (the format is in skills/README.md)", err=True)
+        raise click.exceptions.Exit(SkillError.exit_code)
+    click.echo(f"{len(load_skills(root / 'skills', aliases=aliases))} skills valid")
+    return 0
