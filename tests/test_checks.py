@@ -352,3 +352,81 @@ def test_patterns_declare_exactly_the_implemented_rules() -> None:
     assert declared == set(RULES)
     readme = (PATTERNS / "README.md").read_text()
     assert all(f"`{rule}`" in readme for rule in RULES)
+
+
+# --- exporter sidecar (patterns/prometheus.md rules 3-5) ----------------------------------------
+
+EXPORTER = "dns-pihole-exporter"
+
+
+@pytest.fixture
+def pihole_exporter(tmp_path: Path) -> Path:
+    """Pi-hole with the ekofr/pihole-exporter sidecar, as the scaffolder writes it."""
+    scaffold_stack(tmp_path, "dns-pihole", image="pihole/pihole:2024.07.0", port=80,
+                   extra_ports=["53:53/tcp", "53:53/udp"],
+                   volumes=["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
+                   environment={"WEBPASSWORD": ""}, health_path="/admin/",
+                   exporter={"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
+                             "environment": {"PIHOLE_HOSTNAME": "pihole", "PIHOLE_PASSWORD": ""}})
+    return tmp_path / "stacks" / "dns-pihole"
+
+
+def exp(data: dict[str, Any]) -> dict[str, Any]:
+    return data["services"][EXPORTER]
+
+
+def test_pihole_with_exporter_passes_without_and_with_docker_compose(pihole_exporter: Path) -> None:
+    assert [f.rule for f in check_path(pihole_exporter, tools=NO_TOOLS)] == ["compose-config"]
+    assert check_path(pihole_exporter, tools=_require_tool("docker-compose")) == []
+
+
+EXPORTER_BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
+    ("prometheus-metrics", "metrics port published", _compose(lambda d: exp(d).update(ports=["9617:9617"]))),
+    ("prometheus-metrics", "metrics port published long syntax", _compose(lambda d: exp(d).update(
+        ports=[{"target": 9617, "published": "19617"}]))),
+    ("prometheus-metrics", "metrics port in a published range", _compose(lambda d: exp(d).update(
+        ports=["127.0.0.1:9600-9700:9600-9700/tcp"]))),
+    ("prometheus-metrics", "exporter routed by Traefik", _compose(lambda d: exp(d)["labels"].update(
+        {"traefik.enable": "true"}))),
+    ("prometheus-metrics", "exporter off proxy", _compose(lambda d: exp(d).update(networks=["default"]))),
+    ("prometheus-metrics", "exporter port not a number", _compose(lambda d: exp(d)["labels"].update(
+        {"prometheus.io/port": "metrics"}))),
+    ("prometheus-metrics", "exporter unlabelled", _compose(lambda d: exp(d).pop("labels"))),
+    ("prometheus-metrics", "exemption does not hide a broken scrape", _compose(lambda d: (
+        labels(d).update({EXEMPT_LABEL_PREFIX + "prometheus-metrics": "x"}),
+        exp(d)["labels"].pop("prometheus.io/path")))),
+    ("image-pinned", "exporter latest", _compose(lambda d: exp(d).update(image="ekofr/pihole-exporter:latest"))),
+    ("restart-policy", "exporter always", _compose(lambda d: exp(d).update(restart="always"))),
+    ("tz-env", "exporter without TZ", _compose(lambda d: exp(d)["environment"].pop("TZ"))),
+    ("healthcheck", "exporter exemption removed", _compose(lambda d: exp(d)["labels"].pop(
+        EXEMPT_LABEL_PREFIX + "healthcheck"))),
+    ("env-secret", "exporter literal password", _compose(lambda d: exp(d)["environment"].update(
+        PIHOLE_PASSWORD="hunter2"))),
+    ("env-secret", "exporter password in sample", _replace_sample("PIHOLE_PASSWORD=", "PIHOLE_PASSWORD=changeme")),
+    ("env-documented", "exporter variable undocumented", _replace_sample("PIHOLE_HOSTNAME=pihole\n", "")),
+]
+
+
+@pytest.mark.parametrize(("rule", "case", "breaker"), EXPORTER_BREAKS, ids=[f"{r}-{c}" for r, c, _ in EXPORTER_BREAKS])
+def test_exporter_rules_have_failing_examples(pihole_exporter: Path, rule: str, case: str,
+                                              breaker: Callable[[Path], None]) -> None:
+    breaker(pihole_exporter)
+    findings = check_path(pihole_exporter, tools=NO_TOOLS)
+    assert rule in rules_of(findings), format_findings(findings, "text")
+
+
+def test_leftover_metrics_exemption_next_to_an_exporter_is_a_warning(pihole_exporter: Path) -> None:
+    edit_compose(pihole_exporter, lambda d: labels(d).update(
+        {EXEMPT_LABEL_PREFIX + "prometheus-metrics": "the image serves no metrics endpoint"}))
+    findings = [f for f in check_path(pihole_exporter, tools=NO_TOOLS) if f.rule == "prometheus-metrics"]
+    assert [(f.severity, EXPORTER in f.message) for f in findings] == [("warning", True)]
+
+
+def test_metrics_port_check_leaves_other_published_ports_alone(pihole_exporter: Path) -> None:
+    edit_compose(pihole_exporter, lambda d: exp(d).update(ports=["9618:9618", {"target": 8080}, "53/udp"]))
+    assert errors(check_path(pihole_exporter, tools=NO_TOOLS)) == []
+
+
+def test_app_serving_its_own_metrics_on_the_routed_port_is_fine(tmp_path: Path) -> None:
+    scaffold_stack(tmp_path, "monitoring-grafana", image="grafana/grafana:11.1.0", port=3000, metrics_port=3000)
+    assert errors(check_path(tmp_path / "stacks" / "monitoring-grafana", tools=NO_TOOLS)) == []

@@ -33,7 +33,9 @@ DEMO_OWNER = "demo"
 DEMO_STACKS: dict[str, dict[str, Any]] = {
     "dns-pihole": {"image": "pihole/pihole:2024.07.0", "port": 80, "extra_ports": ["53:53/tcp", "53:53/udp"],
                    "volumes": ["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/"},
+                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/",
+                   "exporter": {"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
+                                "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}}},
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from playbook.checks.compose import referenced_variables
 from playbook.checks.findings import WARNING, Finding
+from playbook.checks.rules import EXEMPT_LABEL_PREFIX
 from playbook.checks.stack import Stack
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
@@ -16,6 +17,7 @@ SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CRE
 HOST_RULE = re.compile(r"Host\(`\$\{[A-Z][A-Z0-9_]*HOST\}`\)")
 ROUTER_LABEL = re.compile(r"^traefik\.http\.routers\.(?P<router>[^.]+)\.rule$")
 SERVICE_PORT_LABEL = re.compile(r"^traefik\.http\.services\.[^.]+\.loadbalancer\.server\.port$")
+EXEMPT_METRICS = EXEMPT_LABEL_PREFIX + "prometheus-metrics"
 SAFE_READONLY_BINDS = ("/etc/localtime", "/etc/timezone", "/var/run/docker.sock", "/run/docker.sock")
 
 
@@ -208,20 +210,33 @@ def _check_proxy_network(stack: Stack, name: str) -> list[Finding]:
 
 
 def check_prometheus(stack: Stack) -> list[Finding]:
-    if stack.exempt_anywhere("prometheus-metrics"):
-        return []
+    """patterns/prometheus.md: scrape labels on a proxy-network service; metrics never published or routed.
+
+    The exemption waives only "nothing is scraped": a service that is scraped is always checked.
+    """
     findings = []
+    exempt = stack.exempt_anywhere("prometheus-metrics")
     scraped = [n for n in stack.services() if stack.labels(n).get("prometheus.io/scrape", "").lower() == "true"]
     if not scraped:
+        if exempt:
+            return []
         first = next(iter(stack.services()), None)
         return [stack.finding(
             "prometheus-metrics", "no service carries prometheus.io/scrape=true",
             "label the service that serves metrics (or an exporter sidecar) with prometheus.io/scrape, "
             "prometheus.io/port and prometheus.io/path, or label homelab.exempt.prometheus-metrics "
             "with the reason", line=stack.line("services", first) if first else None)]
+    if exempt:
+        holder = next(n for n in stack.services() if stack.exemption(n, "prometheus-metrics"))
+        findings.append(stack.finding(
+            "prometheus-metrics", f"service {holder!r} waives prometheus-metrics although "
+                                  f"{', '.join(repr(n) for n in scraped)} is scraped",
+            "remove label homelab.exempt.prometheus-metrics",
+            line=stack.label_line(holder, EXEMPT_METRICS), severity=WARNING))
     for name in scraped:
         labels = stack.labels(name)
-        if not labels.get("prometheus.io/port", "").isdigit():
+        port = labels.get("prometheus.io/port", "")
+        if not port.isdigit():
             findings.append(stack.finding("prometheus-metrics", f"service {name!r}: prometheus.io/port is "
                                                                 "missing or not a number",
                                           "add label prometheus.io/port=<metrics port>",
@@ -236,7 +251,31 @@ def check_prometheus(stack: Stack) -> list[Finding]:
                                                                 "`proxy` network Prometheus reaches",
                                           "add `networks: [proxy]` to the service",
                                           line=stack.line("services", name)))
+        if port.isdigit():
+            for index in _publishing(stack, name, int(port)):
+                findings.append(stack.finding(
+                    "prometheus-metrics", f"service {name!r} publishes its metrics port {port} with `ports:`",
+                    "remove the port mapping: Prometheus scrapes the container over the proxy network",
+                    line=stack.line("services", name, "ports", index)))
+    for name in stack.services():
+        if name.endswith("-exporter") and name in _routed(stack):
+            findings.append(stack.finding(
+                "prometheus-metrics", f"exporter {name!r} is routed by Traefik",
+                "remove its traefik.* labels: metrics stay on the proxy network, never behind a router",
+                line=stack.label_line(name, "traefik.enable")))
     return findings
+
+
+def _publishing(stack: Stack, name: str, port: int) -> list[int]:
+    """Indexes of `ports:` entries that publish container port `port` (short or long syntax, ranges)."""
+    entries = stack.services()[name].get("ports")
+    hits = []
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        target = str(entry.get("target", "")) if isinstance(entry, dict) else str(entry).split("/")[0].rsplit(":", 1)[-1]
+        low, _, high = target.partition("-")
+        if low.isdigit() and (high or low).isdigit() and int(low) <= port <= int(high or low):
+            hits.append(index)
+    return hits
 
 
 def _split(value: str) -> list[str]:

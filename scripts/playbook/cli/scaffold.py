@@ -32,18 +32,36 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--volume", "volumes", multiple=True, help="Named volume, e.g. etc-pihole:/etc/pihole.")
 @click.option("--env", "environment", multiple=True, callback=_env_pair, help="NAME=value for .env.sample.")
 @click.option("--health-path", default="/", show_default=True, help="URL path the healthcheck probes.")
+@click.option("--exporter-image", default=None,
+              help="Pinned image of a metrics exporter sidecar, for apps without /metrics, "
+                   "e.g. ekofr/pihole-exporter:v0.4.0.")
+@click.option("--exporter-port", type=int, default=None, help="Port the exporter serves /metrics on, e.g. 9617.")
+@click.option("--exporter-env", "exporter_environment", multiple=True, callback=_env_pair,
+              help="NAME=value for the exporter; secrets (e.g. PIHOLE_PASSWORD=) stay empty in .env.sample.")
+@click.option("--exporter-healthcheck", is_flag=True,
+              help="Probe the exporter's /metrics with curl/wget (only for images that ship a shell).")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
               help="Repository root; the stack goes to DEST/stacks/SERVICE/.")
 @click.option("--force", is_flag=True, help="Overwrite existing files that differ.")
 def stack(service: str, image: str, port: int, extra_ports: tuple[str, ...], metrics_port: int | None,
-          no_sso: bool, volumes: tuple[str, ...], environment: dict[str, str], health_path: str, dest: Path,
-          force: bool) -> int:
+          no_sso: bool, volumes: tuple[str, ...], environment: dict[str, str], health_path: str,
+          exporter_image: str | None, exporter_port: int | None, exporter_environment: dict[str, str],
+          exporter_healthcheck: bool, dest: Path, force: bool) -> int:
     """Write stacks/SERVICE/{docker-compose.yml,.env.sample,README.md}."""
     from playbook.scaffold import scaffold_stack
 
+    exporter = None
+    if exporter_image is not None or exporter_port is not None:
+        if exporter_image is None or exporter_port is None:
+            raise click.UsageError("--exporter-image and --exporter-port go together")
+        exporter = {"image": exporter_image, "port": exporter_port, "environment": exporter_environment,
+                    "healthcheck": exporter_healthcheck}
+    elif exporter_environment or exporter_healthcheck:
+        raise click.UsageError("--exporter-env and --exporter-healthcheck need --exporter-image and --exporter-port")
     written = scaffold_stack(dest, service, image=image, port=port, extra_ports=list(extra_ports),
                              metrics_port=metrics_port, sso=not no_sso, volumes=list(volumes),
-                             environment=environment, health_path=health_path, overwrite=force)
+                             environment=environment, health_path=health_path, exporter=exporter,
+                             overwrite=force)
     for path in written:
         click.echo(str(path))
     return 0
