@@ -102,6 +102,7 @@ class _Pull:
     merged_at: datetime | None = None
     merge_commit_sha: str | None = None
     head_sha: str = ""
+    base_sha_at_merge: str = ""  # GitHub keeps listing a merged PR's files against its old base
 
 
 @dataclass
@@ -1028,8 +1029,9 @@ class FakeGitHub:
 
     def _pull_diff(self, r: _Repo, p: _Pull) -> list[tuple[str, str, str | None, str | None]]:
         """(path, status, old blob, new blob) between the merge base and the head."""
-        head = r.refs.get(p.head, p.head_sha)
-        base_sha = self.objects.merge_base(head, r.refs[p.base]) if head and p.base in r.refs else None
+        head = p.head_sha if p.merged and p.head_sha else r.refs.get(p.head, p.head_sha)
+        base_tip = p.base_sha_at_merge or r.refs.get(p.base)
+        base_sha = self.objects.merge_base(head, base_tip) if head and base_tip else None
         old = self.objects.flat(self.objects.commits[base_sha].tree) if base_sha else {}
         new = self.objects.flat(self.objects.commits[head].tree) if head else {}
         out = []
@@ -1143,7 +1145,7 @@ class FakeGitHub:
         text = message or f"Merge pull request #{number} from {repo.owner}/{pull.head}\n\n{title}"
         sha = self._commit(self.objects.write_flat(merged), [base, head], text, who)
         repo.refs[pull.base] = sha
-        pull.head_sha = head
+        pull.head_sha, pull.base_sha_at_merge = head, base
         pull.state = repo.issues[number].state = "closed"
         pull.merged, pull.merged_at, pull.merge_commit_sha = True, self._now(), sha
         return sha
