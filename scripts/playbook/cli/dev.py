@@ -1,0 +1,73 @@
+"""`playbook dev`: implement one story in a target repository with the Claude Code CLI.
+
+Exit codes: 0 done, 1 incomplete (turn limit, error or timeout; files kept),
+5 diff-policy violation (offending files reverted), others as for every command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from playbook.errors import PlaybookError
+
+EXIT_INCOMPLETE = 1
+EXIT_POLICY = 5
+
+
+@click.command("dev")
+@click.option("--story", "story", type=click.Path(path_type=Path), help="Story file under _bmad-output/implementation-artifacts/.")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="A repository_dispatch (bmad-story) event instead of --story.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Checkout of the playbook repository.")
+@click.option("--repo-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Checkout of the target repository; the CLI runs here.")
+@click.option("--kind", type=click.Choice(["apps", "infra"]), default=None,
+              help="Target kind; defaults to the story's target (required for `both`).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dev-result"),
+              show_default=True, help="Where result.json and changes.patch are written.")
+@click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
+def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_dir: Path, kind: str | None,
+        out_dir: Path, model: str | None) -> int:
+    """Run the Claude Code CLI on one story, then apply the diff policy."""
+    import os
+
+    from playbook.config import load_config
+    from playbook.devrun import run_dev, story_path_from_event
+    from playbook.settings import Settings
+
+    if (story is None) == (event_file is None):
+        raise click.UsageError("pass exactly one of --story or --event-file")
+    payload = None
+    if event_file is not None:
+        payload, story = story_path_from_event(event_file)
+        if kind is not None and kind != payload["target"]:
+            raise click.UsageError(f"--kind {kind} contradicts the event's target {payload['target']}")
+        kind = payload["target"]
+    assert story is not None
+    settings = Settings.from_env(os.environ, root=playbook_dir)
+    config = load_config(playbook_dir)
+    result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
+                     config=config, out_dir=out_dir, model=model, payload=payload)
+
+    click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
+               f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
+    for path in result.files:
+        click.echo(f"  {path}")
+    if result.violations:
+        click.secho("diff policy violations:", fg="red", err=True)
+        for violation in result.violations:
+            click.echo(f"  - {violation}", err=True)
+        return EXIT_POLICY
+    if result.incomplete_reason:
+        click.secho(f"incomplete: {result.incomplete_reason}", fg="yellow", err=True)
+        return EXIT_INCOMPLETE
+    return 0
+
+
+@click.command("publish")
+def publish() -> int:
+    """Open or update the IaC pull request for a dev run."""
+    raise PlaybookError("not implemented yet", fix="open the pull request from the dev run's changes.patch by hand")
