@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class Published:
     draft: bool
     findings: int
     message: str
+    payload: dict[str, Any]
 
 
 def pr_marker(payload: dict[str, Any]) -> str:
@@ -109,7 +111,7 @@ def publish(
     playbook_dir: Path,
     config: Config,
     forge: Forge,
-    workspace: Workspace,
+    make_workspace: Callable[[str, str], Workspace],
     server_url: str = "https://github.com",
 ) -> Published:
     from playbook.dispatch import story_branch
@@ -126,13 +128,19 @@ def publish(
     apply_patch(repo_dir, result_dir / "changes.patch")
     files = changed_files(repo_dir, config, kind)
     if not files:
-        return Published(None, None, True, 0, f"story {story.id}: the dev run changed nothing; no pull request")
+        return Published(None, None, True, 0, f"story {story.id}: the dev run changed nothing; no pull request", payload)
     findings, checked = run_checks(repo_dir, files, kind)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
+    violations = [str(v) for v in result.get("violations") or []]
+    if violations:
+        reverted = "; ".join(violations)[:1000]
+        incomplete = f"{incomplete + '; ' if incomplete else ''}the diff policy reverted changes ({reverted})"
     branch = story_branch(payload["story_path"], story.id)
     title = f"bmad: story {story.id} — {story.title}"[:250]
-    commit = workspace.commit(files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
+    base = forge.default_branch()
+    commit = make_workspace(branch, base).commit(
+        files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
     body = render_package_template(
         "iac-pr.md.j2",
         marker=pr_marker(payload),
@@ -160,12 +168,12 @@ def publish(
     draft = bool(incomplete or errors)
     pull = forge.find_pull(branch)
     if pull is None:
-        pull = forge.create_pull(branch, forge.default_branch(), title, body, draft)
+        pull = forge.create_pull(branch, base, title, body, draft)
     elif pull.body != body or pull.title != title:
         forge.update_pull(pull.number, title=title, body=body)
     note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
             f"{len(errors)} check errors)")
-    return Published(pull, commit, draft, len(findings), note)
+    return Published(pull, commit, draft, len(findings), note, payload)
 
 
 def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest, target_repo: str,
@@ -198,3 +206,55 @@ def record_review(playbook_workspace: Workspace, *, payload: dict[str, Any], pul
     if story.metadata.get("pull_requests") != prs or story.status != status:
         update_stories(playbook_workspace, {story.path: {"pull_requests": prs, "status": status}},
                        f"bmad: story {story.id} in review as {target_repo}#{pull.number}")
+
+
+def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir: Path) -> Published:
+    """Wire the real adapters: the target repo with GITHUB_TOKEN, the playbook repo with BMAD_PLAYBOOK_TOKEN."""
+    from playbook.adapters.github import GitHubForge, GitHubWorkspace
+    from playbook.config import load_config
+    from playbook.errors import MissingSecretError
+
+    token = settings.require("github_token", "GITHUB_TOKEN")
+    if not settings.github_repository:
+        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name")
+    config = load_config(playbook_dir)
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    outcome = publish(
+        result_dir=result_dir, repo_dir=repo_dir, playbook_dir=playbook_dir, config=config, forge=forge,
+        make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
+        server_url=settings.github_server_url,
+    )
+    if outcome.pull is None:
+        return outcome
+    playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
+    payload = outcome.payload
+    playbook_forge = GitHubForge(payload["playbook_repo"], playbook_token, base_url=settings.github_api_url,
+                                 token_variable="BMAD_PLAYBOOK_TOKEN")
+    report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft,
+                bot_login=settings.bot_login)
+    base = playbook_forge.default_branch()
+    playbook_ws = GitHubWorkspace(playbook_forge, base, base_branch=base)
+    record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo)
+    refresh_tracking(settings, config, playbook_forge, playbook_ws, issue=payload["issue"])
+    return outcome
+
+
+def refresh_tracking(settings: Any, config: Config, playbook_forge: Forge, playbook_ws: Workspace, *, issue: int) -> None:
+    """Re-render the playbook issue's tracking comment from the default branch."""
+    from playbook import github_flow
+
+    deps = github_flow.Deps(settings=settings, config=config, forge=playbook_forge,
+                            make_workspace=lambda b, base: playbook_ws, make_planner=_no_planner,
+                            make_remote_forge=_no_remote)
+    issue_data = playbook_forge.get_issue(issue)
+    loc = github_flow.locate(deps, issue, issue_data.title)
+    github_flow.update_tracking(deps, loc, playbook_ws, github_flow._load(playbook_ws, loc),
+                                pull=playbook_forge.find_pull(loc.branch))
+
+
+def _no_planner() -> Any:
+    raise PolicyError("publishing never plans", fix="this is a bug in homelab-playbook")
+
+
+def _no_remote(repo: str, token: str) -> Any:
+    raise PolicyError("publishing sends no dispatch", fix="this is a bug in homelab-playbook")

@@ -6,11 +6,12 @@ Exit codes: 0 done, 1 incomplete (turn limit, error or timeout; files kept),
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from playbook.errors import PlaybookError
+from playbook.settings import Settings
 
 EXIT_INCOMPLETE = 1
 EXIT_POLICY = 5
@@ -32,11 +33,8 @@ EXIT_POLICY = 5
 def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_dir: Path, kind: str | None,
         out_dir: Path, model: str | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
-    import os
-
     from playbook.config import load_config
     from playbook.devrun import run_dev, story_path_from_event
-    from playbook.settings import Settings
 
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
@@ -68,6 +66,18 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
 
 
 @click.command("publish")
-def publish() -> int:
-    """Open or update the IaC pull request for a dev run."""
-    raise PlaybookError("not implemented yet", fix="open the pull request from the dev run's changes.patch by hand")
+@click.option("--result", "result_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
+              help="The --out directory of `playbook dev` (result.json, changes.patch).")
+@click.option("--repo-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
+              help="A fresh checkout of the target repository.")
+@click.option("--playbook-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
+              help="The playbook checkout the story came from.")
+def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
+    """Open or update the IaC pull request for a dev run, then report it on the playbook issue."""
+    from playbook.publish import run_publish
+
+    settings = Settings.from_env(os.environ, root=playbook_dir)
+    outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
+                          playbook_dir=playbook_dir.resolve())
+    click.echo(outcome.message)
+    return 0 if outcome.pull is not None else 1
