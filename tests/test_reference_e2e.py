@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from conftest import node_tool
 from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
 from fakes.gemini_api import FakeGemini
 from flow_harness import BOT, REPO, TOKEN, Harness, _template
-
 from playbook.adapters import git as gitlib
 from playbook.checks import check_path
 from playbook.config import load_config
