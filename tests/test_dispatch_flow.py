@@ -6,9 +6,9 @@ import copy
 import json
 
 import pytest
+
 from fakes.gemini_api import FakeGemini
 from flow_harness import REPO, Harness, _template
-
 from playbook.config import load_config
 from playbook.payloads import validate_story_payload
 
