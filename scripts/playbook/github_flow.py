@@ -10,7 +10,7 @@ API, never ``author_association``) passes ``authz.authorize_command``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from playbook import artifacts, pipeline, tracking
@@ -45,7 +45,6 @@ class Deps:
     make_planner: Callable[[], pipeline.Planner]
     make_remote_forge: Callable[[str, str], Forge]  # (repo, token) -> forge for another repository
     log: Callable[[str], None] = print
-    calls: list[str] = field(default_factory=list)
 
 
 def build_deps(settings: Settings) -> Deps:
@@ -358,10 +357,7 @@ def _approve(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReq
 
 def _already_handled(state: RequestState, ref: str) -> bool:
     """True when this comment already approved a phase (a re-delivered or re-run event)."""
-    for p in state.phases:
-        if p.exists and ref in (p.text.split("approved_ref: ", 1)[-1].split("\n", 1)[0].strip("'\""),):
-            return True
-    return False
+    return any(p.approved_ref == ref for p in state.phases)
 
 
 def _approve_or_resume(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
@@ -395,7 +391,7 @@ def _regenerate(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: Pull
                 state: RequestState, labels: tuple[str, ...]) -> int:
     current = state.current
     assert current is not None
-    if f"trigger: {_ref(action)}" in current.text:
+    if current.trigger == _ref(action):
         deps.log(f"comment {action.comment_id} already produced r{current.revision}")
         _finish(deps, loc, ws, pull, labels)
         return 0

@@ -23,6 +23,8 @@ class PhaseState:
     usage: dict[str, Any] = field(default_factory=dict)
     created: str | None = None
     approved_by: str | None = None
+    approved_ref: str | None = None  # what approved it, e.g. "comment:123" (re-deliveries are no-ops)
+    trigger: str | None = None  # what generated this revision
     body: str = ""
     text: str = ""
 
@@ -116,6 +118,8 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
                 usage=dict(pm["usage"]),
                 created=pm["created"],
                 approved_by=pm.get("approved_by"),
+                approved_ref=pm.get("approved_ref"),
+                trigger=pm.get("trigger"),
                 body=pbody,
                 text=doc,
             )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from playbook import artifacts
-from playbook.errors import ModelOutputError
+from playbook.errors import ArtifactError, ModelOutputError
 
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -165,7 +165,7 @@ def sprint_status(stories: list[artifacts.Story], *, request: str, existing: str
             loaded = artifacts.safe_yaml_load(existing, source="sprint-status.yaml")
             if isinstance(loaded, dict):
                 data = loaded
-        except Exception:  # a broken file is regenerated rather than blocking the pipeline
+        except ArtifactError:  # a broken file is regenerated rather than blocking the pipeline
             data = {}
     status = data.get("development_status")
     if not isinstance(status, dict):
