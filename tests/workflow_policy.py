@@ -174,7 +174,9 @@ def run_zizmor(*paths: Path) -> Any:
     from playbook._process import run
 
     # --strict-collection: a file zizmor cannot parse fails the run instead of being skipped.
-    argv = [_venv_tool("zizmor"), "--offline", "--no-progress", "--strict-collection", *map(str, paths)]
+    # plain, uncoloured output whatever the environment (CI=true would otherwise change the rendering)
+    argv = [_venv_tool("zizmor"), "--offline", "--no-progress", "--strict-collection", "--format", "plain",
+            "--color", "never", *map(str, paths)]
     return run(argv, check=False)
 
 
