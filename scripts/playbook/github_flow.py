@@ -480,7 +480,12 @@ def _send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sh
     token = deps.settings.dispatch_token
     failures: list[str] = []
     sent: set[str] = set()
-    if not token:
+    collisions = _story_collisions(ws, stories)
+    for problem in collisions:
+        deps.log(f"not dispatching: {problem}")
+    if collisions:
+        failures.extend(collisions)
+    elif not token:
         failures.append("BMAD_DISPATCH_TOKEN is not set")
     else:
         for d in plan_dispatches(stories, deps.config, playbook_repo=deps.forge.repo, merge_sha=merge_sha):
@@ -496,14 +501,56 @@ def _send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sh
     if loc is not None:
         failure = None
         if failures:
-            failure = tracking.Failure("Dispatch", "; ".join(failures)[:500],
-                                       "set the BMAD_DISPATCH_TOKEN secret (a fine-grained PAT or App token with "
-                                       "Contents: write on the target repos), check playbook.yaml targets, then /dispatch")
-        state = _load(ws, loc)
+            fix = ("remove or renumber the colliding story files on the default branch, then /dispatch" if collisions
+                   else "set the BMAD_DISPATCH_TOKEN secret (a fine-grained PAT or App token with "
+                   "Contents: write on the target repos), check playbook.yaml targets, then /dispatch")
+            failure = tracking.Failure("Dispatch", "; ".join(failures)[:500], fix)
+        try:
+            state = _load(ws, loc)
+        except PlaybookError:  # colliding story files make the request unreadable; the failure says why
+            if not collisions:
+                raise
+            state = None
         update_tracking(deps, loc, ws, state, pull=pull, failure=failure)
-        if failures:
+        if failures and state is None:
+            if "bmad:failed" not in labels:
+                deps.forge.set_labels(loc.issue, {"bmad:failed"}, set())
+        elif failures:
             sync_labels(deps, loc.issue, labels, state, "bmad:failed")
     return 1 if failures else 0
+
+
+def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
+    """Story files in the requests being dispatched that would be the same story in a target repo.
+
+    Two files with the same id, or with names equal once case-folded and NFC-normalised
+    (``Story.md``/``story.md``, ``café`` composed/decomposed), are refused rather than guessed
+    between: on a case-insensitive checkout one would silently overwrite the other.
+    """
+    import unicodedata
+
+    problems: list[str] = []
+    for folder in sorted({s.path.rsplit("/", 1)[0] for s in stories}):
+        by_name: dict[str, str] = {}
+        by_id: dict[str, str] = {}
+        for path in ws.list(folder):
+            name = path[len(folder) + 1:]
+            key = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+            if "/" in name or not (key.startswith("story-") and key.endswith(".md")):
+                continue
+            if key in by_name:
+                problems.append(f"story files {by_name[key]} and {path} collide (names differ only in case "
+                                "or Unicode normalisation)")
+                continue
+            by_name[key] = path
+            try:
+                story_id = artifacts.story_from_text(ws.read(path) or "", path=path).id
+            except PlaybookError:
+                continue  # an unreadable file is reported where it is read; it holds no id to collide
+            if story_id in by_id:
+                problems.append(f"story files {by_id[story_id]} and {path} collide (both are story {story_id})")
+            by_id.setdefault(story_id, path)
+    return problems
 
 
 def on_dispatch_merged(action: Any, deps: Deps) -> int:
@@ -583,6 +630,8 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
 
 def on_reconcile(action: Any, deps: Deps) -> int:
     """Dispatch stories that are ready-for-dev on the default branch (e.g. merged by automation)."""
+    from playbook.payloads import safe_story_path
+
     base = deps.forge.default_branch()
     ws = deps.make_workspace(base, base)
     by_issue: dict[int | None, list[artifacts.Story]] = {}
@@ -590,6 +639,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
         name = path.rsplit("/", 1)[-1]
         if name.startswith("story-") and name.endswith(".md"):
             try:
+                safe_story_path(deps.settings.root, path)
                 story = artifacts.story_from_text(ws.read(path) or "", path=path)
             except PlaybookError as exc:
                 deps.log(f"skipping {path}: {exc.message.splitlines()[0]}")

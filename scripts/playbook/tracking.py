@@ -35,6 +35,21 @@ def allowed_commands(stage: Stage) -> list[str]:
     return sorted({c for (c, s) in COMMAND_TABLE if s is stage} | ALWAYS_ALLOWED)
 
 
+def _next_step(state: RequestState, pr: int | None) -> str:
+    current = state.current
+    if state.stage is Stage.AWAITING_APPROVAL and current is not None:
+        return f"review {current.title} r{current.revision}, then comment `/approve` or `/revise <feedback>`."
+    if state.stage is Stage.NEW and current is not None:
+        return f"{current.title} has no draft yet; comment `/retry` to generate it."
+    if state.stage is Stage.COMPLETE:
+        if state.stories and all(s.status == "done" for s in state.stories):
+            return "every story is deployed."
+        if any(s.status in ("in-progress", "review") for s in state.stories):
+            return "review and merge the IaC pull requests in the target repositories."
+        return f"merge the planning PR{f' #{pr}' if pr else ''} to dispatch the stories."
+    return ""
+
+
 def render(
     state: RequestState | None,
     *,
@@ -56,6 +71,7 @@ def render(
     total_tokens = "—"
     total_cost = "$0.0000"
     stage = "starting"
+    next_step = ""
     allowed = ["/status", "/help"]
     if state is not None:
         for p in state.phases:
@@ -82,6 +98,7 @@ def render(
         total_tokens = f"{int(total['input_tokens'])} / {int(total['output_tokens'])}"
         total_cost = f"${total['cost_usd']:.4f}"
         stage = state.stage.value
+        next_step = _next_step(state, pr)
         allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch") else
                    {"revise": "`/revise <feedback>`", "route": "`/route <story> infra|apps|both`",
                     "dispatch": "`/dispatch [story]`"}[c] for c in allowed_commands(state.stage)]
@@ -97,6 +114,7 @@ def render(
                                     neutralize_for_github(failure.fix)),
         notice=neutralize_for_github(notice) if notice else "",
         stage=stage,
+        next_step=next_step,
         pr=pr,
         run_url=run_url,
         allowed=" · ".join(allowed),
