@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["fakes.github_fixtures"]
+pytest_plugins = ["fakes.github_fixtures", "fakes.gemini_api", "flow_harness"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO_ROOT / "node_modules"

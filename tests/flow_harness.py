@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fakes.gemini_api import FakeGemini
 from fakes.github_api import FakeGitHub
@@ -42,6 +45,12 @@ class Harness:
         github.set_identity(TOKEN, BOT, "Bot")
         github.set_identity(DISPATCH_TOKEN, "owner", "User")
         github.set_permission(REPO, "owner", "admin")
+        from playbook.config import load_config
+
+        config = load_config(root)
+        self.targets = {kind: config.target(kind).repo for kind in ("infra", "apps")}
+        for repo in self.targets.values():
+            github.add_repo(repo, {"README.md": f"# {repo.split('/')[1]}\n", "stacks/.gitkeep": ""})
         self.env = {
             "GITHUB_REPOSITORY": REPO,
             "GITHUB_TOKEN": TOKEN,
@@ -139,3 +148,27 @@ class Harness:
         """Queue what a model would answer for ``skill`` (text written by the offline planner)."""
         writer = offline._WRITERS[skill]
         self.gemini.enqueue_text(writer(PIHOLE, feedback, {}), input_tokens=1200, output_tokens=800)
+
+
+@pytest.fixture
+def h(fake_github: FakeGitHub, fake_gemini: FakeGemini, repo_root: Path, tmp_path: Path, monkeypatch: Any) -> Harness:
+    """The playbook repo and both target repos on the fake GitHub, Gemini on its fake, env like a workflow."""
+    return Harness(fake_github, fake_gemini, repo_root, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def playbook_checkout(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
+    """A local playbook repository: skills, patterns and playbook.yaml in one commit."""
+    import shutil
+
+    from playbook.adapters import git as gitlib
+
+    dest = tmp_path / "playbook"
+    dest.mkdir()
+    for name in ("skills", "patterns"):
+        shutil.copytree(repo_root / name, dest / name)
+    shutil.copy(repo_root / "playbook.yaml", dest / "playbook.yaml")
+    gitlib.init_repo(dest)
+    gitlib.git(dest, "add", "-A")
+    gitlib.git(dest, "commit", "-q", "-m", "init")
+    yield dest

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 from click.testing import CliRunner
 
-from playbook.adapters import git as gitlib
 from playbook.cli import cli
 
 
-def _repo(tmp_path: Path, repo_root: Path) -> Path:
-    dest = tmp_path / "pb"
-    dest.mkdir()
-    for name in ("skills", "patterns"):
-        shutil.copytree(repo_root / name, dest / name)
-    shutil.copy(repo_root / "playbook.yaml", dest / "playbook.yaml")
-    gitlib.init_repo(dest)
-    gitlib.git(dest, "add", "-A")
-    gitlib.git(dest, "commit", "-q", "-m", "init")
-    return dest
-
-
-def test_plan_revise_approve_status(tmp_path, repo_root):
-    repo = _repo(tmp_path, repo_root)
+def test_plan_revise_approve_status(playbook_checkout):
+    repo = playbook_checkout
     runner = CliRunner()
     args = ["--repo", str(repo)]
     result = runner.invoke(cli, ["plan", "Deploy Jellyfin with Traefik", *args])
@@ -42,8 +27,8 @@ def test_plan_revise_approve_status(tmp_path, repo_root):
     assert "approve" in data["allowed"]
 
 
-def test_status_outside_a_request_branch_names_the_fix(tmp_path, repo_root):
-    repo = _repo(tmp_path, repo_root)
+def test_status_outside_a_request_branch_names_the_fix(playbook_checkout):
+    repo = playbook_checkout
     result = CliRunner().invoke(cli, ["status", "--repo", str(repo)])
     assert result.exit_code != 0
     assert "playbook plan" in str(result.exception) or "playbook plan" in result.output

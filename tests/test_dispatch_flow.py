@@ -7,29 +7,8 @@ import json
 
 import pytest
 
-from fakes.gemini_api import FakeGemini
 from flow_harness import REPO, Harness, _template
-from playbook.config import load_config
 from playbook.payloads import validate_story_payload
-
-
-@pytest.fixture
-def gemini():
-    fake = FakeGemini()
-    try:
-        yield fake
-    finally:
-        fake.close()
-
-
-@pytest.fixture
-def h(fake_github, gemini, repo_root, tmp_path, monkeypatch) -> Harness:
-    harness = Harness(fake_github, gemini, repo_root, tmp_path, monkeypatch)
-    config = load_config(repo_root)
-    for kind in ("infra", "apps"):
-        fake_github.add_repo(config.target(kind).repo)
-    harness.targets = {k: config.target(k).repo for k in ("infra", "apps")}  # type: ignore[attr-defined]
-    return harness
 
 
 def _stories_on_main(h: Harness) -> dict[str, str]:

@@ -8,24 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.gemini_api import FakeGemini
 from flow_harness import BOT, GEMINI_KEY, PIHOLE, REPO, TOKEN, Harness
 
 MARKER = "<!-- bmad-tracking:v1"
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini()
-    try:
-        yield fake
-    finally:
-        fake.close()
-
-
-@pytest.fixture
-def h(fake_github, gemini, repo_root, tmp_path, monkeypatch) -> Harness:
-    return Harness(fake_github, gemini, repo_root, tmp_path, monkeypatch)
 
 
 def _tracking(h: Harness, issue: int) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,10 @@ from playbook.settings import Settings
 REQUEST = "Deploy Pi-hole with Traefik ingress and Let's Encrypt TLS, Authentik SSO, Prometheus metrics and Restic backups"
 
 
+
 @pytest.fixture
-def repo(tmp_path: Path, repo_root: Path) -> Path:
-    dest = tmp_path / "playbook"
-    dest.mkdir()
-    for name in ("skills", "patterns"):
-        shutil.copytree(repo_root / name, dest / name)
-    shutil.copy(repo_root / "playbook.yaml", dest / "playbook.yaml")
-    gitlib.init_repo(dest)
-    gitlib.git(dest, "add", "-A")
-    gitlib.git(dest, "commit", "-q", "-m", "init")
-    return dest
+def repo(playbook_checkout: Path) -> Path:
+    return playbook_checkout
 
 
 @pytest.fixture

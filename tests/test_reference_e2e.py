@@ -16,11 +16,9 @@ import pytest
 
 from conftest import node_tool
 from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
-from fakes.gemini_api import FakeGemini
-from flow_harness import BOT, REPO, TOKEN, Harness, _template
+from flow_harness import BOT, REPO, TOKEN, _template
 from playbook.adapters import git as gitlib
 from playbook.checks import check_path
-from playbook.config import load_config
 from playbook.scaffold import render_stack
 
 CLAUDE = node_tool(".bin", "claude")
@@ -31,14 +29,6 @@ CANARIES = (TOKEN, APPS_TOKEN, PLAYBOOK_TOKEN, "AIza-canary-gemini-key-012345678
 
 pytestmark = [pytest.mark.claude, pytest.mark.slow]
 
-
-@pytest.fixture
-def gemini():
-    fake = FakeGemini()
-    try:
-        yield fake
-    finally:
-        fake.close()
 
 
 @pytest.fixture
@@ -69,14 +59,10 @@ def _main(args: list[str]) -> int:
     return 0
 
 
-def test_pihole_reference_flow(fake_github, gemini, anthropic, repo_root, tmp_path, monkeypatch):
+def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, monkeypatch):
     if not CLAUDE.exists():
         pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
-    h = Harness(fake_github, gemini, repo_root, tmp_path, monkeypatch)
-    config = load_config(repo_root)
-    apps_repo = config.target("apps").repo
-    fake_github.add_repo(apps_repo, {"README.md": "# homelab-apps\n", "stacks/.gitkeep": ""})
-    fake_github.add_repo(config.target("infra").repo)
+    apps_repo = h.targets["apps"]
     fake_github.set_identity(APPS_TOKEN, BOT, "Bot")
     fake_github.set_identity(PLAYBOOK_TOKEN, BOT, "Bot")
 

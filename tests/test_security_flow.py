@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from fakes.gemini_api import FakeGemini
 from flow_harness import DISPATCH_TOKEN, GEMINI_KEY, PIHOLE, REPO, TOKEN, Harness
 from playbook import artifacts
 from playbook.config import load_config
@@ -27,23 +26,6 @@ MARKER = "<!-- bmad-tracking:v1"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini()
-    try:
-        yield fake
-    finally:
-        fake.close()
-
-
-@pytest.fixture
-def h(fake_github, gemini, repo_root, tmp_path, monkeypatch) -> Harness:
-    harness = Harness(fake_github, gemini, repo_root, tmp_path, monkeypatch)
-    config = load_config(repo_root)
-    for kind in ("infra", "apps"):
-        fake_github.add_repo(config.target(kind).repo)
-    harness.targets = {k: config.target(k).repo for k in ("infra", "apps")}  # type: ignore[attr-defined]
-    return harness
 
 
 @pytest.fixture
