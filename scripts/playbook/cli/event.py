@@ -63,8 +63,10 @@ def event(dry_run: bool) -> int:
     settings = Settings.from_env(os.environ)
     name, payload = _load_event(settings)
     parsed = parse_event(name, payload)
-    # Only comments need playbook.yaml (the /revise limit); other events work in target repos too.
-    limit = _max_feedback_chars(settings) if isinstance(parsed, CommentEvent) else 4000
+    # Only slash-command comments need playbook.yaml (the /revise limit); reading it validates the
+    # config, so skip it for everything else. Other events work in target repos too.
+    maybe_command = isinstance(parsed, CommentEvent) and parsed.body.lstrip(" \t").startswith("/")
+    limit = _max_feedback_chars(settings) if maybe_command else 4000
     action = decide(parsed, repo=settings.github_repository, bot_login=settings.bot_login,
                     max_feedback_chars=limit)
     if dry_run:
