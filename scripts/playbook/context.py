@@ -29,10 +29,6 @@ class Fitted:
     tokens: int
 
 
-def estimate_tokens(text: str) -> int:
-    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
-
-
 def fit(pieces: list[Piece], budget_tokens: int) -> Fitted:
     """Fill the budget in the given order (required pieces first, whatever their position)."""
     remaining = budget_tokens * CHARS_PER_TOKEN

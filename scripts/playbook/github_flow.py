@@ -450,7 +450,9 @@ def _dispatch_cmd(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: Pu
         _reply_once(deps, loc, action.comment_id, "Stories are dispatched once the planning PR is merged.")
         return 0
     wanted = action.command.args[0] if action.command.args else None
-    stories = [s for s in state.stories if (wanted is None or s.id == wanted) and s.status in ("ready-for-dev", "in-progress")]
+    from playbook.dispatch import DISPATCHABLE
+
+    stories = [s for s in state.stories if (wanted is None or s.id == wanted) and s.status in DISPATCHABLE]
     if not stories:
         _reply_once(deps, loc, action.comment_id, "No dispatchable story (ready-for-dev or in-progress) matches.")
         return 0

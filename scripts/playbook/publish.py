@@ -244,7 +244,7 @@ def refresh_tracking(settings: Any, config: Config, playbook_forge: Forge, playb
     from playbook import github_flow
 
     deps = github_flow.Deps(settings=settings, config=config, forge=playbook_forge,
-                            make_workspace=lambda b, base: playbook_ws, make_planner=_no_planner,
+                            make_workspace=lambda _branch, _base: playbook_ws, make_planner=_no_planner,
                             make_remote_forge=_no_remote)
     issue_data = playbook_forge.get_issue(issue)
     loc = github_flow.locate(deps, issue, issue_data.title)

@@ -12,16 +12,6 @@ from pathlib import Path
 
 from playbook.errors import MissingSecretError
 
-SECRET_NAMES = (
-    "GITHUB_TOKEN",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "BMAD_DISPATCH_TOKEN",
-    "BMAD_PLAYBOOK_TOKEN",
-)
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -30,11 +20,9 @@ class Settings:
     github_repository: str = ""
     github_api_url: str = "https://api.github.com"
     github_server_url: str = "https://github.com"
-    github_graphql_url: str = ""
     github_run_id: str = ""
     github_event_name: str = ""
     github_event_path: str = ""
-    github_actor: str = ""
     bot_login: str = "github-actions[bot]"
     gemini_api_key: str = ""
     gemini_base_url: str = ""
@@ -59,11 +47,9 @@ class Settings:
             github_repository=get("GITHUB_REPOSITORY"),
             github_api_url=api_url,
             github_server_url=get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
-            github_graphql_url=get("GITHUB_GRAPHQL_URL", api_url + "/graphql"),
             github_run_id=get("GITHUB_RUN_ID"),
             github_event_name=get("GITHUB_EVENT_NAME"),
             github_event_path=get("GITHUB_EVENT_PATH"),
-            github_actor=get("GITHUB_ACTOR"),
             bot_login=get("PLAYBOOK_BOT_LOGIN", "github-actions[bot]"),
             gemini_api_key=get("GEMINI_API_KEY") or get("GOOGLE_API_KEY"),
             gemini_base_url=get("PLAYBOOK_GEMINI_BASE_URL"),

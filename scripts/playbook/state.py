@@ -7,7 +7,7 @@ from typing import Any
 
 from playbook import artifacts
 from playbook.errors import StateError
-from playbook.phases import ORDER, SPEC, Phase, Stage
+from playbook.phases import ORDER, SPEC, Phase, Stage, next_phase
 from playbook.ports import Workspace
 
 
@@ -54,7 +54,10 @@ class RequestState:
     @property
     def current(self) -> PhaseState | None:
         """The first phase not yet approved (None when planning is complete)."""
-        return next((p for p in self.phases if not p.approved), None)
+        phase: Phase | None = ORDER[0]
+        while phase is not None and self.phase(phase).approved:
+            phase = next_phase(phase)
+        return self.phase(phase) if phase is not None else None
 
     @property
     def stage(self) -> Stage:
