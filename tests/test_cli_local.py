@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from playbook.cli import cli
@@ -60,3 +61,32 @@ def test_demo_refuses_a_non_empty_workdir(tmp_path, repo_root, monkeypatch):
     result = CliRunner().invoke(cli, ["demo", "--workdir", str(tmp_path)])
     assert result.exit_code != 0
     assert (tmp_path / "x").read_text() == "keep me"
+
+
+@pytest.mark.claude
+def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
+    """`playbook demo --agent claude`: the real claude binary (fake Anthropic API) writes the stack."""
+    from conftest import node_tool
+    from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+    from playbook.demo import DEMO_STACKS
+    from playbook.scaffold import render_stack
+
+    claude = node_tool(".bin", "claude")
+    if not claude.exists():
+        pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
+    workdir = tmp_path / "demo"
+    stack_dir = workdir / "homelab-apps" / "stacks" / "dns-pihole"
+    with FakeAnthropicAPI() as api:
+        api.script([
+            *[tool_use("Write", {"file_path": str(stack_dir / name), "content": content})
+              for name, content in render_stack("dns-pihole", **DEMO_STACKS["dns-pihole"]).items()],
+            text("Wrote the Pi-hole stack."),
+        ])
+        for key, value in {"PLAYBOOK_DIR": str(repo_root), "ANTHROPIC_API_KEY": "sk-ant-test",
+                           "ANTHROPIC_BASE_URL": api.base_url, "PLAYBOOK_CLAUDE_BIN": str(claude)}.items():
+            monkeypatch.setenv(key, value)
+        result = CliRunner().invoke(cli, ["demo", "--workdir", str(workdir), "--agent", "claude"])
+    assert result.exit_code == 0, result.output
+    assert "Claude Code CLI:" in result.output and "result success" in result.output
+    assert (stack_dir / "docker-compose.yml").is_file()
+    assert "git revert" in result.output

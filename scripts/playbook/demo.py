@@ -101,7 +101,13 @@ def claude_agent(settings: Settings) -> Callable[[artifacts.Story, str, Path, Pa
         out = Path(tempfile.mkdtemp(prefix="playbook-dev-"))
         result = run_dev(story_path=playbook_dir / story.path, playbook_dir=playbook_dir, repo_dir=repo, kind=kind,
                          settings=settings, config=load_config(playbook_dir), out_dir=out)
-        return f"Claude Code CLI: {getattr(result, 'num_turns', '?')} turns, result {getattr(result, 'subtype', '?')}"
+        if result.violations:
+            raise PolicyError("the diff policy reverted changes from the Claude run", violations=list(result.violations))
+        if result.incomplete_reason:
+            raise PolicyError(f"the Claude run stopped early: {result.incomplete_reason}",
+                              fix=f"see {out} (result.json, prompt.md); raise dev.max_turns in playbook.yaml")
+        return (f"Claude Code CLI: {result.claude.num_turns} turns, result {result.claude.subtype}, "
+                f"est. ${result.claude.total_cost_usd:.4f}")
 
     return run
 
@@ -120,6 +126,11 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
     if not (source / "skills").is_dir() or not (source / "playbook.yaml").is_file():
         raise ConfigError(f"{source} is not a homelab-playbook checkout (no skills/ or playbook.yaml)",
                           fix="run the demo from the repository root, or set PLAYBOOK_DIR")
+    if agent == "claude":  # fail before building anything when the CLI cannot run
+        from playbook.adapters.claude_cli import find_claude, require_credentials
+
+        find_claude(settings)
+        require_credentials(settings)
     report = DemoReport(workdir)
 
     def step(message: str) -> None:
