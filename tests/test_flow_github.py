@@ -196,3 +196,27 @@ def test_fault_on_comment_post_leaves_no_duplicates_after_rerun(h: Harness):
     assert len(_tracking(h, issue)) == 1
     assert len(h.github.pulls(REPO)) == 1
     assert len([m for m in h.github.commits(REPO, _branch(h)) if m.startswith("bmad(")]) == 1
+
+
+def test_two_approvals_written_at_once_make_one_transition(h: Harness):
+    """Two /approve comments written before the PRD existed: the second is stale, not an approval of the PRD."""
+    from flow_harness import PIHOLE as request_text
+    from playbook import artifacts
+    from playbook.adapters import offline
+
+    issue = h.github.add_issue(REPO, request_text, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    h.labeled(issue)
+    branch = _branch(h)
+    brief_path = next(p for p in h.github.files_at(REPO, branch) if p.endswith("product-brief.md"))
+    written = artifacts.parse(h.github.files_at(REPO, branch)[brief_path], "phase", source=brief_path)[0]["created"]
+    # the model takes over a second, as a real one does, so the PRD is certainly newer than both comments
+    h.gemini.enqueue_text(offline._WRITERS["create-prd"](request_text, "", {}), delay=1.2)
+    assert h.comment(issue, "/approve", created_at=written) == 0
+    assert h.comment(issue, "/approve", created_at=written) == 0
+    messages = h.github.commits(REPO, branch)
+    assert len([m for m in messages if m.startswith(f"bmad({issue}-") and "approve" in m]) == 1
+    files = h.github.files_at(REPO, branch)
+    prd = next(t for p, t in files.items() if p.endswith("/prd.md"))
+    assert "status: draft" in prd
+    assert len([c for c in h.github.comments(REPO, issue) if "stale approval" in c]) == 1
