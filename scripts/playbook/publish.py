@@ -248,7 +248,7 @@ def refresh_tracking(settings: Any, config: Config, playbook_forge: Forge, playb
                             make_remote_forge=_no_remote)
     issue_data = playbook_forge.get_issue(issue)
     loc = github_flow.locate(deps, issue, issue_data.title)
-    github_flow.update_tracking(deps, loc, playbook_ws, github_flow._load(playbook_ws, loc),
+    github_flow.update_tracking(deps, loc, playbook_ws, github_flow.load_request_state(playbook_ws, loc),
                                 pull=playbook_forge.find_pull(loc.branch))
 
 
