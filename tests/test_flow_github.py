@@ -220,3 +220,21 @@ def test_two_approvals_written_at_once_make_one_transition(h: Harness):
     prd = next(t for p, t in files.items() if p.endswith("/prd.md"))
     assert "status: draft" in prd
     assert len([c for c in h.github.comments(REPO, issue) if "stale approval" in c]) == 1
+
+
+def test_pull_requests_not_allowed_is_shown_and_resumed(h: Harness):
+    """403 on creating the planning PR: the commit stays, the comment names the setting, the next run opens it."""
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    h.github.inject("POST", r"/pulls$", 403,
+                    body={"message": "GitHub Actions is not permitted to create or approve pull requests.",
+                          "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"})
+    assert h.labeled(issue) != 0
+    assert h.github.pulls(REPO) == []
+    (tracking,) = _tracking(h, issue)
+    assert "Allow GitHub Actions to create and approve pull requests" in tracking
+    assert "bmad:failed" in h.github.labels(REPO, issue)
+    assert h.comment(issue, "/retry") == 0  # the draft exists: nothing to regenerate, but the PR is opened
+    assert len(h.github.pulls(REPO)) == 1
+    assert len(_tracking(h, issue)) == 1 and "bmad:awaiting-approval" in h.github.labels(REPO, issue)
+    assert len([m for m in h.github.commits(REPO, _branch(h)) if m.startswith("bmad(")]) == 1

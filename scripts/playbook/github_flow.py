@@ -17,7 +17,7 @@ from typing import Any
 
 from playbook import artifacts, pipeline, tracking
 from playbook.config import Config, load_config
-from playbook.errors import MissingSecretError, PlaybookError
+from playbook.errors import ForgeError, MissingSecretError, PlaybookError
 from playbook.phases import PHASES, SPEC, STATUS_LABELS, Phase, Stage
 from playbook.ports import Comment, Forge, LabelSpec, PullRequest, Workspace
 from playbook.settings import Settings
@@ -230,10 +230,22 @@ def reply_once(deps: Deps, loc: Located, comment_id: int, text: str) -> None:
 
 def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, current_labels: tuple[str, ...],
             *, failure: tracking.Failure | None = None, notice: str = "") -> RequestState | None:
+    """Bring the planning PR, the tracking comment and the labels in line with the branch.
+
+    A PR that cannot be opened (e.g. Actions may not create pull requests) is shown as the
+    failure and raised after the comment is written; the commits stay, and the next run opens it.
+    """
     state = load_request_state(ws, loc)
-    pull = ensure_pull(deps, loc, ws, state, pull)
+    pr_error: ForgeError | None = None
+    try:
+        pull = ensure_pull(deps, loc, ws, state, pull)
+    except ForgeError as exc:
+        pr_error = exc
+        failure = failure or failure_from("Planning PR", exc)
     update_tracking(deps, loc, ws, state, pull=pull, failure=failure, notice=notice)
     sync_labels(deps, loc.issue, current_labels, state, "bmad:failed" if failure else _status_label(state))
+    if pr_error is not None:
+        raise pr_error
     return state
 
 
