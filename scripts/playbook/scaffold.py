@@ -222,28 +222,13 @@ def render_stack(
     }
 
 
-def scaffold_stack(
-    dest_root: Path,
-    service: str,
-    *,
-    image: str,
-    port: int,
-    extra_ports: list[str] | None = None,
-    metrics_port: int | None = None,
-    sso: bool = True,
-    volumes: list[str] | None = None,
-    environment: dict[str, str] | None = None,
-    health_path: str = "/",
-    exporter: dict[str, Any] | None = None,
-    overwrite: bool = False,
-) -> list[Path]:
+def scaffold_stack(dest_root: Path, service: str, *, overwrite: bool = False, **options: Any) -> list[Path]:
     """Write stacks/<service>/{docker-compose.yml,.env.sample,README.md} under dest_root.
 
-    Existing files with other content are left alone unless overwrite is set.
+    ``options`` are those of ``render_stack``. Existing files with other content are left
+    alone unless overwrite is set.
     """
-    files = render_stack(service, image=image, port=port, extra_ports=extra_ports, metrics_port=metrics_port,
-                         sso=sso, volumes=volumes, environment=environment, health_path=health_path,
-                         exporter=exporter)
+    files = render_stack(service, **options)
     stack_dir = Path(dest_root) / "stacks" / service
     changed = [name for name, text in files.items()
                if (stack_dir / name).exists() and (stack_dir / name).read_text(encoding="utf-8") != text]
