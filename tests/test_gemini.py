@@ -305,3 +305,19 @@ def test_canary_key_never_appears_in_errors_or_logs(fake_gemini: FakeGemini, cap
         assert CANARY not in _all_text(failure)
     assert CANARY not in repr(model)
     assert CANARY not in caplog.text
+
+
+def test_json_mode_sends_only_structural_schema_keywords(fake_gemini):
+    """Gemini gets the plan's shape; patterns, lengths and additionalProperties are checked by us afterwards."""
+    from playbook.stories import PLAN_SCHEMA
+
+    fake_gemini.enqueue_text('{"summary": "s", "epics": [], "open_questions": []}')
+    model = GeminiModel("test-key", base_url=fake_gemini.url, attempts=1)
+    model.generate(ModelRequest(prompt="plan", model="gemini-2.5-pro", skill="create-epics-and-stories",
+                                json_schema=PLAN_SCHEMA))
+    sent = fake_gemini.requests[-1].json["generationConfig"]["responseJsonSchema"]
+    text = json.dumps(sent)
+    assert "additionalProperties" not in text and "pattern" not in text and "minLength" not in text
+    story = sent["properties"]["epics"]["items"]["properties"]["stories"]["items"]
+    assert story["properties"]["target"]["enum"] == ["infra", "apps", "both", "auto"]
+    assert "acceptance_criteria" in story["required"]

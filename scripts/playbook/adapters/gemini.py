@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from playbook.errors import (
@@ -45,6 +46,26 @@ KEY_FIX = (
     "(in GitHub: Settings → Secrets and variables → Actions → repository secret GEMINI_API_KEY)"
 )
 _MAX_QUOTED = 400
+
+
+# JSON Schema keywords Gemini's structured output understands; the rest is validated by us afterwards.
+SCHEMA_KEYWORDS = frozenset({"type", "properties", "required", "items", "enum", "description", "minimum",
+                             "maximum", "minItems", "maxItems", "format", "anyOf", "propertyOrdering"})
+
+
+def model_facing_schema(schema: Any) -> Any:
+    """A plain-JSON copy of ``schema`` keeping only ``SCHEMA_KEYWORDS`` (recursively)."""
+    if isinstance(schema, Mapping):
+        kept = {}
+        for key, value in schema.items():
+            if key == "properties" and isinstance(value, Mapping):
+                kept[key] = {name: model_facing_schema(sub) for name, sub in value.items()}
+            elif key in SCHEMA_KEYWORDS:
+                kept[key] = model_facing_schema(value)
+        return kept
+    if isinstance(schema, list | tuple):
+        return [model_facing_schema(item) for item in schema]
+    return schema
 
 
 class GeminiModel:
@@ -113,8 +134,9 @@ class GeminiModel:
         )
         if request.json_schema is not None:
             config.response_mime_type = "application/json"
-            # A plain JSON copy: the request may hold read-only mappings the SDK cannot serialise.
-            config.response_json_schema = json.loads(json.dumps(request.json_schema))
+            # Only the structural keywords Gemini documents for response schemas; the strict
+            # validation (patterns, lengths, unknown keys) happens on our side after the answer.
+            config.response_json_schema = model_facing_schema(request.json_schema)
 
         failure: PlaybookError | None = None
         try:
