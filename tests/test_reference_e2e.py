@@ -64,7 +64,7 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
         pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
     apps_repo = h.targets["apps"]
     fake_github.set_identity(APPS_TOKEN, BOT, "Bot")
-    fake_github.set_identity(PLAYBOOK_TOKEN, BOT, "Bot")
+    fake_github.set_identity(PLAYBOOK_TOKEN, "owner", "User")  # a person's fine-grained PAT
 
     # 1-2. four phases approved, planning PR merged, story dispatched to homelab-apps
     issue, number = h.complete_planning("Hostname pihole.home.example; DNS on port 53 for the LAN.")
@@ -138,6 +138,11 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert "status: review" in fake_github.files_at(REPO, "main")[story_path]
     links = [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c]
     assert len(links) == 2 and links[0].startswith("<!-- bmad-tracking")  # the tracking comment and one report
+    # publishing again (a re-run) changes nothing: same PR, same single report
+    rerun = _checkout(tmp_path / "apps-publish-again", apps_files)
+    assert _main(["publish", "--result", str(out), "--repo-dir", str(rerun), "--playbook-dir", str(playbook_dir)]) == 0
+    assert len(fake_github.pulls(apps_repo)) == 1
+    assert [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c] == links
 
     # 5. every convention holds on what landed
     landed = _checkout(tmp_path / "apps-landed", branch_files)

@@ -177,14 +177,16 @@ def publish(
 
 
 def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest, target_repo: str,
-                draft: bool, bot_login: str) -> None:
+                draft: bool) -> None:
     """One comment per story and target on the playbook issue, edited in place on re-runs."""
     marker = ISSUE_MARKER.format(path=payload["story_path"], target=payload["target"])
     state = "a draft (incomplete or failing checks)" if draft else "ready for review"
     body = (f"{marker}\nStory `{payload['story_path'].rsplit('/', 1)[-1]}` → {target_repo}#{pull.number} "
             f"is {state}: {pull.html_url}")
+    # Matched by marker alone: the token may belong to a person, and the comment is only ever
+    # overwritten with our own text, never read for decisions.
     for comment in playbook_forge.list_comments(payload["issue"]):
-        if marker in comment.body and (comment.author == bot_login or comment.author_type == "Bot"):
+        if comment.body.startswith(marker):
             if comment.body != body:
                 playbook_forge.edit_comment(comment.id, body)
             return
@@ -230,8 +232,7 @@ def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir
     payload = outcome.payload
     playbook_forge = GitHubForge(payload["playbook_repo"], playbook_token, base_url=settings.github_api_url,
                                  token_variable="BMAD_PLAYBOOK_TOKEN")
-    report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft,
-                bot_login=settings.bot_login)
+    report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft)
     base = playbook_forge.default_branch()
     playbook_ws = GitHubWorkspace(playbook_forge, base, base_branch=base)
     record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo)
@@ -248,6 +249,8 @@ def refresh_tracking(settings: Any, config: Config, playbook_forge: Forge, playb
                             make_remote_forge=_no_remote)
     issue_data = playbook_forge.get_issue(issue)
     loc = github_flow.locate(deps, issue, issue_data.title)
+    if loc.tracking is None:  # only the playbook's own workflows create it (its marker is trusted)
+        return
     github_flow.update_tracking(deps, loc, playbook_ws, github_flow.load_request_state(playbook_ws, loc),
                                 pull=playbook_forge.find_pull(loc.branch))
 
