@@ -430,3 +430,14 @@ def test_metrics_port_check_leaves_other_published_ports_alone(pihole_exporter: 
 def test_app_serving_its_own_metrics_on_the_routed_port_is_fine(tmp_path: Path) -> None:
     scaffold_stack(tmp_path, "monitoring-grafana", image="grafana/grafana:11.1.0", port=3000, metrics_port=3000)
     assert errors(check_path(tmp_path / "stacks" / "monitoring-grafana", tools=NO_TOOLS)) == []
+
+
+def test_a_relative_path_is_checked_like_an_absolute_one(tmp_path, monkeypatch):
+    """`playbook check stacks/x` from the repository root: docker-compose must find the file."""
+    from playbook.scaffold import scaffold_stack
+
+    scaffold_stack(tmp_path, "dns-pihole", image="pihole/pihole:2024.07.0", port=80)
+    monkeypatch.chdir(tmp_path)
+    relative = [f for f in check_path(Path("stacks/dns-pihole"), "apps") if f.severity == "error"]
+    absolute = [f for f in check_path(tmp_path / "stacks/dns-pihole", "apps") if f.severity == "error"]
+    assert relative == [] and absolute == []

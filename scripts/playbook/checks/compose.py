@@ -83,10 +83,13 @@ def check_docker_compose(stack: Stack, tools: Tools) -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="playbook-check-") as scratch:
         env_file = Path(scratch) / "check.env"
         env_file.write_text("".join(f"{name}={PLACEHOLDER}\n" for name in sorted(names)), encoding="utf-8")
-        argv = [tools.docker_compose, "--env-file", str(env_file), "--project-directory", str(stack.dir),
-                "-f", str(stack.compose_file), "config", "-q"]
+        # Absolute paths: the process runs inside the stack directory, and PATH given on the
+        # command line may be relative to the caller's directory.
+        stack_dir = Path(stack.dir).resolve()
+        argv = [tools.docker_compose, "--env-file", str(env_file), "--project-directory", str(stack_dir),
+                "-f", str(Path(stack.compose_file).resolve()), "config", "-q"]
         try:
-            done = _process.run(argv, cwd=stack.dir, env={"PATH": SAFE_PATH, "HOME": scratch},
+            done = _process.run(argv, cwd=stack_dir, env={"PATH": SAFE_PATH, "HOME": scratch},
                                 timeout=120, check=False)
         except ProcessError as exc:
             return [stack.finding("compose-config", f"docker-compose could not run: {exc.message}",
