@@ -126,38 +126,10 @@ def resolve_kind(story: artifacts.Story, kind: str | None) -> str:
 # --------------------------------------------------------------------------- context
 
 
-def _split_front(text: str) -> tuple[str, str]:
-    """(frontmatter, body) of a pattern file; a tiny split is all a pattern needs."""
-    if text.startswith("---\n"):
-        end = text.find("\n---", 4)
-        if end != -1:
-            return text[4:end], text[end + 4:].lstrip("-").lstrip("\n")
-    return "", text
-
-
-def pattern_applies(frontmatter: str, kind: str) -> bool:
-    """``applies_to: apps|infra|both`` or a list; a pattern that does not say applies to both."""
-    import yaml
-
-    try:
-        meta = yaml.safe_load(frontmatter) if frontmatter else {}
-    except yaml.YAMLError:
-        meta = {}
-    declared = meta.get("applies_to") if isinstance(meta, dict) else None
-    names = {declared} if isinstance(declared, str) else set(map(str, declared)) if isinstance(declared, list) else set()
-    names = {n.strip().lower() for n in names}
-    return not names & {"apps", "infra"} or "both" in names or kind in names
-
-
 def read_patterns(playbook_dir: Path, kind: str) -> str:
-    parts = []
-    for path in sorted((playbook_dir / "patterns").glob("*.md")):
-        if path.name.lower() == "readme.md" or path.is_symlink():
-            continue
-        front, body = _split_front(path.read_text(encoding="utf-8", errors="replace"))
-        if pattern_applies(front, kind):
-            parts.append(f"### patterns/{path.name}\n\n{body.strip()}\n")
-    return "\n".join(parts)
+    from playbook.patterns import load_patterns
+
+    return "\n".join(f"### patterns/{p.filename}\n\n{p.body}\n" for p in load_patterns(playbook_dir / "patterns", kind))
 
 
 def _is_secret_file(name: str) -> bool:

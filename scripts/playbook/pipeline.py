@@ -65,15 +65,9 @@ class StepResult:
 
 def load_planner_inputs(root: Path) -> tuple[list[dict[str, str]], str]:
     """Patterns (name, title, body) and topology text from a playbook checkout."""
-    patterns = []
-    for path in sorted((root / "patterns").glob("*.md")):
-        if path.name.lower() == "readme.md":
-            continue
-        text = path.read_text(encoding="utf-8")
-        title_match = re.search(r"^title:\s*(.+)$", text, re.MULTILINE)
-        body = text.split("\n---", 1)[1] if text.startswith("---") and "\n---" in text else text
-        patterns.append({"name": path.stem, "title": (title_match.group(1).strip(" \"'") if title_match else path.stem),
-                         "body": body.strip()})
+    from playbook.patterns import load_patterns
+
+    patterns = [{"name": p.name, "title": p.title, "body": p.body} for p in load_patterns(root / "patterns")]
     topology_file = root / "_bmad-output" / "topology.yaml"
     topology = topology_file.read_text(encoding="utf-8") if topology_file.is_file() else ""
     return patterns, topology

@@ -18,12 +18,11 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from playbook.errors import ConfigError
+from playbook.patterns import KINDS, Pattern, load_patterns
 
-KINDS = ("infra", "apps")
 WORKFLOW_PATH = Path(".github/workflows/bmad-story.yml")
 CLAUDE_PATH = Path("CLAUDE.md")
 BEGIN_MARKER = "<!-- bmad:begin (managed by playbook init-target) -->"
@@ -35,17 +34,6 @@ END_MARKER = "<!-- bmad:end -->"
 _REPO_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/(?!\.\.?\Z)[A-Za-z0-9._-]{1,100}")
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _REMOTE_RE = re.compile(r"github\.com[:/]+(?P<repo>[^/\s]+/[^/\s]+?)(?:\.git)?/?$")
-
-@dataclass(frozen=True)
-class PatternSummary:
-    """What CLAUDE.md says about one `patterns/*.md` file."""
-
-    filename: str
-    title: str
-    summary: str
-    kinds: tuple[str, ...]
-    checks: tuple[str, ...] = ()
-
 
 def validate_kind(kind: str) -> str:
     if kind not in KINDS:
@@ -77,68 +65,6 @@ def repo_from_remote_url(url: str) -> str | None:
     return None
 
 
-def _split_frontmatter(text: str) -> tuple[dict[str, object], str]:
-    """Patterns may start with a small YAML header; only a mapping there is used."""
-    if not text.startswith("---\n"):
-        return {}, text
-    end = text.find("\n---", 4)
-    if end == -1:
-        return {}, text
-    import yaml
-
-    try:
-        meta = yaml.safe_load(text[4:end])
-    except yaml.YAMLError:
-        meta = None
-    body = text[end + 4:].partition("\n")[2]  # drop the rest of the closing `---` line
-    return (meta if isinstance(meta, dict) else {}), body
-
-
-def _first_paragraph(body: str) -> str:
-    paragraph: list[str] = []
-    for line in body.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#") or stripped.startswith("<!--"):
-            if paragraph:
-                break
-            continue
-        if not stripped:
-            if paragraph:
-                break
-            continue
-        paragraph.append(stripped)
-    text = " ".join(paragraph)
-    return text if len(text) <= 300 else text[:297].rstrip() + "…"
-
-
-def _kinds_for(declared: object) -> tuple[str, ...]:
-    """`applies_to: infra|apps|both` (or a list); a pattern that does not say applies to both."""
-    if isinstance(declared, str):
-        declared = [declared]
-    names = {str(n).strip().lower() for n in declared} if isinstance(declared, list) else set()
-    picked = tuple(k for k in KINDS if k in names)
-    return picked if picked and "both" not in names else KINDS
-
-
-def summarize_pattern(filename: str, text: str) -> PatternSummary:
-    meta, body = _split_frontmatter(text)
-    heading = next((ln.lstrip("#").strip() for ln in body.splitlines() if ln.startswith("# ")), "")
-    title = str(meta.get("title") or heading or Path(filename).stem.replace("-", " ").capitalize())
-    summary = str(meta.get("summary") or meta.get("description") or _first_paragraph(body))
-    checks = meta.get("checks")
-    return PatternSummary(filename, title, " ".join(summary.split()), _kinds_for(meta.get("applies_to")),
-                          tuple(str(c) for c in checks) if isinstance(checks, list) else ())
-
-
-def load_patterns(patterns_dir: Path, kind: str) -> list[PatternSummary]:
-    """Summaries of the patterns that apply to ``kind``, in file-name order."""
-    if not patterns_dir.is_dir():
-        return []
-    found = [summarize_pattern(p.name, p.read_text(encoding="utf-8"))
-             for p in sorted(patterns_dir.glob("*.md")) if p.name.lower() != "readme.md"]
-    return [p for p in found if kind in p.kinds]
-
-
 def render_workflow(*, kind: str, playbook_repo: str, playbook_ref: str) -> str:
     from playbook.prompts import render_package_template
 
@@ -148,7 +74,7 @@ def render_workflow(*, kind: str, playbook_repo: str, playbook_ref: str) -> str:
 
 
 def render_claude_block(*, kind: str, playbook_repo: str, playbook_ref: str,
-                        patterns: Sequence[PatternSummary], allowed_paths: Sequence[str] = ()) -> str:
+                        patterns: Sequence[Pattern], allowed_paths: Sequence[str] = ()) -> str:
     from playbook.prompts import render_package_template
 
     return render_package_template(
