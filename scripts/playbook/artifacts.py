@@ -297,6 +297,15 @@ def implementation_dir(request: str) -> str:
     return f"{IMPLEMENTATION_DIR}/{request}"
 
 
+def is_story_path(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith("story-") and name.endswith(".md")
+
+
+def sprint_status_path(request: str) -> str:
+    return f"{implementation_dir(request)}/sprint-status.yaml"
+
+
 def story_filename(story_id: str, title_slug: str) -> str:
     epic, number = story_id.split(".")
     return f"story-{epic}-{number}-{title_slug}.md"

@@ -101,7 +101,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
     ws = deps.make_workspace(base, base)
     paths = []
     for path in deps.forge.pull_files(action.pr):
-        if path.startswith(artifacts.IMPLEMENTATION_DIR + "/") and path.rsplit("/", 1)[-1].startswith("story-"):
+        if path.startswith(artifacts.IMPLEMENTATION_DIR + "/") and artifacts.is_story_path(path):
             try:
                 safe_story_path(deps.settings.root, path)
             except PlaybookError as exc:
@@ -177,8 +177,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
     ws = deps.make_workspace(base, base)
     by_issue: dict[int | None, list[artifacts.Story]] = {}
     for path in ws.list(artifacts.IMPLEMENTATION_DIR):
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith("story-") and name.endswith(".md"):
+        if artifacts.is_story_path(path):
             try:
                 safe_story_path(deps.settings.root, path)
                 story = artifacts.story_from_text(ws.read(path) or "", path=path)

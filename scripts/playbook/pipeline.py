@@ -216,8 +216,7 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
                 files[old.path] = None  # the previous revision's stories stay in git history
         files.update(rendered)
         new_stories = [artifacts.story_from_text(text, path=path) for path, text in rendered.items()]
-        status_path = f"{artifacts.implementation_dir(state.request)}/sprint-status.yaml"
-        files[status_path] = stories.sprint_status(new_stories, request=state.request, existing=ws.read(status_path))
+        files.update(_sprint_status_file(ws, state.request, new_stories))
     else:
         body = clean_markdown(routed.response.text)
     files[current.path] = artifacts.render(meta, body, "phase", source=current.path)
@@ -297,8 +296,7 @@ def approve(ws: Workspace, planner: Planner, state: RequestState, *, approver: s
             text = ws.read(story.path) or ""
             files[story.path] = artifacts.with_status(text, "story", source=story.path, status=status)
             ready.append(artifacts.story_from_text(str(files[story.path]), path=story.path))
-        status_path = f"{artifacts.implementation_dir(state.request)}/sprint-status.yaml"
-        files[status_path] = stories.sprint_status(ready, request=state.request, existing=ws.read(status_path))
+        files.update(_sprint_status_file(ws, state.request, ready))
     message = f"bmad({state.request}): approve {spec.title} r{current.revision}\n\nApproved by {approver}."
     sha = ws.commit(files, message)
     return StepResult(state.request, current.phase, current.revision, sha, tuple(sorted(files)))
@@ -327,13 +325,13 @@ def update_stories(ws: Workspace, changes: Mapping[str, Mapping[str, Any]], mess
         files[path] = artifacts.with_status(text, "story", source=path, **fields)
         requests.add(artifacts.request_of_path(path))
     for request in sorted(r for r in requests if r):
-        impl = artifacts.implementation_dir(request)
-        siblings = []
-        for path in ws.list(impl):
-            name = path.rsplit("/", 1)[-1]
-            if name.startswith("story-") and name.endswith(".md"):
-                content = files.get(path) or ws.read(path) or ""
-                siblings.append(artifacts.story_from_text(content, path=path))
-        status_path = f"{impl}/sprint-status.yaml"
-        files[status_path] = stories.sprint_status(siblings, request=request, existing=ws.read(status_path))
+        siblings = [artifacts.story_from_text(files.get(path) or ws.read(path) or "", path=path)
+                    for path in ws.list(artifacts.implementation_dir(request)) if artifacts.is_story_path(path)]
+        files.update(_sprint_status_file(ws, request, siblings))
     return ws.commit(files, message)
+
+
+def _sprint_status_file(ws: Workspace, request: str, current: list[artifacts.Story]) -> dict[str, str | None]:
+    """sprint-status.yaml derived from ``current`` stories, keeping keys a human added."""
+    path = artifacts.sprint_status_path(request)
+    return {path: stories.sprint_status(current, request=request, existing=ws.read(path))}

@@ -130,8 +130,7 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
     stories = []
     impl = artifacts.implementation_dir(request)
     for path in sorted(workspace.list(impl)):
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith("story-") and name.endswith(".md"):
+        if artifacts.is_story_path(path):
             story_text = workspace.read(path)
             if story_text is not None:
                 stories.append(artifacts.story_from_text(story_text, path=path))
