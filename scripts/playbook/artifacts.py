@@ -201,15 +201,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 
 
 def validate_metadata(kind: str, metadata: Any, *, source: str) -> None:
-    from jsonschema import Draft202012Validator
+    from playbook.schemas import schema_problems
 
     if not isinstance(metadata, dict):
         raise ArtifactError(f"{source}: frontmatter is not a mapping", fix="start the file with a `---` YAML block")
-    validator = Draft202012Validator(SCHEMAS[kind])
-    problems = []
-    for err in sorted(validator.iter_errors(metadata), key=lambda e: [str(p) for p in e.absolute_path]):
-        where = "/".join(str(p) for p in err.absolute_path) or "(frontmatter)"
-        problems.append(f"{where}: {err.message}")
+    problems = schema_problems(SCHEMAS[kind], metadata, top="(frontmatter)")
     if problems:
         raise ArtifactError(f"{source}: invalid {kind} frontmatter", problems=problems,
                             fix="correct the listed fields; nothing was committed")

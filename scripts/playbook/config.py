@@ -176,13 +176,9 @@ class Config:
 
 
 def parse_config(data: Any, *, source: str = CONFIG_FILE) -> Config:
-    from jsonschema import Draft202012Validator
+    from playbook.schemas import schema_problems
 
-    validator = Draft202012Validator(_SCHEMA)
-    problems = [
-        f"{'/'.join(str(p) for p in err.absolute_path) or '(top level)'}: {err.message}"
-        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    problems = schema_problems(_SCHEMA, data)
     if not problems:
         aliases = set(data["models"])
         for alias, chain in data["fallbacks"].items():

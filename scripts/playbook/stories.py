@@ -67,7 +67,7 @@ PLAN_SCHEMA: dict[str, Any] = {
 
 def parse_plan(text: str) -> dict[str, Any]:
     """Parse and validate the model's plan; every problem is listed."""
-    from jsonschema import Draft202012Validator
+    from playbook.schemas import schema_problems
 
     raw = text.strip()
     if raw.startswith("```"):
@@ -78,10 +78,7 @@ def parse_plan(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ModelOutputError(f"the stories plan is not valid JSON ({exc.msg} at char {exc.pos})",
                                fix="/retry; if it persists, /revise asking for a smaller plan") from None
-    problems = [
-        f"{'/'.join(str(p) for p in e.absolute_path) or '(plan)'}: {e.message}"
-        for e in Draft202012Validator(PLAN_SCHEMA).iter_errors(plan)
-    ]
+    problems = schema_problems(PLAN_SCHEMA, plan, top="(plan)")
     if not problems:
         problems = _semantic_problems(plan)
     if problems:
