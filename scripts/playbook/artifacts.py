@@ -293,9 +293,31 @@ def implementation_dir(request: str) -> str:
     return f"{IMPLEMENTATION_DIR}/{request}"
 
 
+def _fold(path: str) -> str:
+    """Case-folded and NFC-normalised: two paths equal here are one file on some checkouts."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
 def is_story_path(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
+    name = _fold(path.rsplit("/", 1)[-1])
     return name.startswith("story-") and name.endswith(".md")
+
+
+def story_collisions(stories: list[Story]) -> list[str]:
+    """Stories that would be the same story in a target repo: the same id, or file names equal
+    once case-folded and NFC-normalised (one would silently overwrite the other)."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for story in stories:
+        for key, why in ((f"id:{story.id}", f"both are story {story.id}"),
+                         (f"path:{_fold(story.path)}", "names differ only in case or Unicode normalisation")):
+            if key in seen:
+                problems.append(f"story files {seen[key]} and {story.path} collide ({why})")
+            else:
+                seen[key] = story.path
+    return problems
 
 
 def sprint_status_path(request: str) -> str:

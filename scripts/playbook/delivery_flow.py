@@ -62,36 +62,17 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
 
 
 def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
-    """Story files in the requests being dispatched that would be the same story in a target repo.
-
-    Two files with the same id, or with names equal once case-folded and NFC-normalised
-    (``Story.md``/``story.md``, ``café`` composed/decomposed), are refused rather than guessed
-    between: on a case-insensitive checkout one would silently overwrite the other.
-    """
-    import unicodedata
-
-    problems: list[str] = []
+    """Collisions among all story files in the folders of the stories being dispatched."""
+    present = []
     for folder in sorted({s.path.rsplit("/", 1)[0] for s in stories}):
-        by_name: dict[str, str] = {}
-        by_id: dict[str, str] = {}
         for path in ws.list(folder):
-            name = path[len(folder) + 1:]
-            key = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
-            if "/" in name or not (key.startswith("story-") and key.endswith(".md")):
+            if "/" in path[len(folder) + 1:] or not artifacts.is_story_path(path):
                 continue
-            if key in by_name:
-                problems.append(f"story files {by_name[key]} and {path} collide (names differ only in case "
-                                "or Unicode normalisation)")
-                continue
-            by_name[key] = path
             try:
-                story_id = artifacts.story_from_text(ws.read(path) or "", path=path).id
+                present.append(artifacts.story_from_text(ws.read(path) or "", path=path))
             except PlaybookError:
                 continue  # an unreadable file is reported where it is read; it holds no id to collide
-            if story_id in by_id:
-                problems.append(f"story files {by_id[story_id]} and {path} collide (both are story {story_id})")
-            by_id.setdefault(story_id, path)
-    return problems
+    return artifacts.story_collisions(present)
 
 
 def on_dispatch_merged(action: Any, deps: Deps) -> int:

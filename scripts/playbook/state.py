@@ -134,7 +134,9 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
             story_text = workspace.read(path)
             if story_text is not None:
                 stories.append(artifacts.story_from_text(story_text, path=path))
-    _reject_collisions(stories)
+    collisions = artifacts.story_collisions(stories)
+    if collisions:
+        raise StateError("; ".join(collisions), fix="remove or renumber one of the colliding story files")
     stories.sort(key=lambda s: tuple(int(x) for x in s.id.split(".")))
     return RequestState(
         request=request,
@@ -146,17 +148,3 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
         phases=tuple(phases),
         stories=tuple(stories),
     )
-
-
-def _reject_collisions(stories: list[artifacts.Story]) -> None:
-    import unicodedata
-
-    seen: dict[str, str] = {}
-    for story in stories:
-        for key in (f"id:{story.id}", "path:" + unicodedata.normalize("NFC", story.path).casefold()):
-            if key in seen:
-                raise StateError(
-                    f"stories {seen[key]} and {story.path} collide ({key.split(':', 1)[0]})",
-                    fix="remove or renumber one of the two story files",
-                )
-            seen[key] = story.path
