@@ -19,7 +19,7 @@ from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
 from flow_harness import BOT, REPO, TOKEN, _template
 from playbook.adapters import git as gitlib
 from playbook.checks import check_path
-from playbook.scaffold import render_stack
+from playbook.delivery.scaffold import render_stack
 
 CLAUDE = node_tool(".bin", "claude")
 APPS_TOKEN = "ghs_canary_apps_token_0123456789"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from playbook.commands import parse_command
+from playbook.intake.commands import parse_command
 from playbook.sanitize import (
     CLOSING_KEYWORD,
     cap,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from flow_harness import DISPATCH_TOKEN, GEMINI_KEY, PIHOLE, REPO, TOKEN, Harness
-from playbook import artifacts
 from playbook.config import load_config
+from playbook.planning import artifacts
 from playbook.sanitize import GITHUB_BODY_LIMIT
 
 PACKAGE = Path(__file__).resolve().parent.parent / "scripts" / "playbook"

@@ -100,7 +100,7 @@ def test_the_only_zizmor_ignore_is_the_comment_trigger_and_names_its_guard():
     assert name == "bmad-command.yml"
     assert line.lstrip().startswith("issue_comment:")
     assert "zizmor: ignore[dangerous-triggers]" in line
-    assert "playbook.authz.authorize_command" in line
+    assert "playbook.intake.authz.authorize_command" in line
 
 
 def test_zizmor_ignore_is_needed_and_hides_nothing_else(tmp_path):
@@ -114,16 +114,16 @@ def test_zizmor_ignore_is_needed_and_hides_nothing_else(tmp_path):
 
 
 def test_authorize_command_guard_exists():
-    from playbook import authz
+    from playbook.intake import authz
 
     assert callable(authz.authorize_command)
 
 
 def test_github_flow_calls_authorize_command():
-    source = (REPO_ROOT / "scripts" / "playbook" / "github_flow.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "scripts" / "playbook" / "intake" / "github_flow.py").read_text(encoding="utf-8")
     calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
              and getattr(node.func, "attr", getattr(node.func, "id", None)) == "authorize_command"]
-    assert calls, "playbook.github_flow must call authorize_command before acting on a comment"
+    assert calls, "playbook.intake.github_flow must call authorize_command before acting on a comment"
 
 
 # --- filters and credentials of the other workflows -----------------------------------------------

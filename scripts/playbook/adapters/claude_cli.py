@@ -4,7 +4,7 @@ Two uses:
 
 * ``run_claude`` — a dev run in a target repository: the CLI edits files itself with
   an exact allowlist of tools and a turn limit; the JSON result is parsed into a
-  ``ClaudeResult``. Whatever it wrote is judged afterwards by ``playbook.diffpolicy``.
+  ``ClaudeResult``. Whatever it wrote is judged afterwards by ``playbook.delivery.diffpolicy``.
 * ``ClaudeTextModel`` — a ``TextModel`` for planning phases routed to Claude: one turn,
   no tools, the answer text back.
 
@@ -144,7 +144,7 @@ def find_claude(settings: Settings) -> str:
     roots = [settings.root / "node_modules" / ".bin", _PACKAGE_ROOT / "node_modules" / ".bin"]
     search_path = settings.extra.get("PATH", "")
     for directory in [*roots, *search_path.split(os.pathsep)]:
-        candidate = Path(directory) / "claude" if directory else None
+        candidate = Path(str(directory)) / "claude" if directory else None
         if candidate and candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     raise ModelUnavailableError("the Claude Code CLI (claude) is not installed", fix=INSTALL_FIX)

@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from playbook.errors import (
     ConfigError,
@@ -82,7 +82,8 @@ def _budget_retry(budget: float, backoff_factor: float) -> Any:
             retry.waited = self.waited
             return retry
 
-        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                      _pool: Any = None, _stacktrace: Any = None) -> Any:
             wait = None
             if response is not None and response.status in (403, 429):
                 wait = _rate_limit_wait(response.headers, response.status, self.secondary_rate_wait)
@@ -94,7 +95,7 @@ def _budget_retry(budget: float, backoff_factor: float) -> Any:
                     except ValueError:
                         data = {"message": response.reason}
                     raise RateLimitExceededExceedsMaxWait(response.status, data, dict(response.headers), wait=wait)
-            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            retry = cast("BudgetRetry", super().increment(method, url, response, error, _pool, _stacktrace))
             planned = wait if wait is not None else retry.get_backoff_time()
             if wait is not None and _header(response.headers, "Retry-After") is None:
                 retry.get_backoff_time = lambda: wait  # type: ignore[method-assign]

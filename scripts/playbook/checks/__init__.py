@@ -4,6 +4,9 @@
     format_findings(findings, "text"|"json"|"github", root=None) -> str
 
 Any finding with severity "error" means the change breaks a pattern.
+
+May import: the ground modules at the package top only (it runs in the target-repo jobs, next to
+nothing else of ours). Planning and delivery import it; it imports neither.
 """
 
 from __future__ import annotations

@@ -362,8 +362,8 @@ def check_env(stack: Stack) -> list[Finding]:
                                               "remove it from .env.sample", line=sample.lines[name],
                                               file=sample_file, severity=WARNING))
     for name in stack.services():
-        for var, (value, path) in stack.environment(name).items():
-            if is_secret_name(var) and value and "$" not in value:
+        for var, (env_value, path) in stack.environment(name).items():
+            if is_secret_name(var) and env_value and "$" not in env_value:
                 findings.append(stack.finding(
                     "env-secret", f"service {name!r}: {var} is set to a literal value",
                     f"use {var}: ${{{var}:?set {var}}} and leave {var}= empty in .env.sample",

@@ -17,7 +17,7 @@ from playbook.settings import Settings
               help="Dev agent for the stories: the deterministic scaffolder, or the Claude Code CLI.")
 def demo(workdir: Path | None, agent: str) -> int:
     """Run the Pi-hole reference flow: four phases, dispatch, IaC branch, check, merge, revert."""
-    from playbook.demo import run_demo
+    from playbook.demo.reference import run_demo
 
     settings = Settings.from_env(os.environ)
     report = run_demo(settings, workdir=workdir, agent=agent, echo=click.echo)

@@ -34,7 +34,7 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
         out_dir: Path, model: str | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
     from playbook.config import load_config
-    from playbook.devrun import run_dev, story_path_from_event
+    from playbook.delivery.devrun import run_dev, story_path_from_event
 
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
@@ -74,7 +74,7 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
               help="The playbook checkout the story came from.")
 def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
     """Open or update the IaC pull request for a dev run, then report it on the playbook issue."""
-    from playbook.publish import run_publish
+    from playbook.delivery.publish import run_publish
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),

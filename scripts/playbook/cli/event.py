@@ -57,7 +57,7 @@ def _max_feedback_chars(settings: Settings) -> int:
 @click.option("--dry-run", is_flag=True, help="Print the decided action as JSON; change nothing.")
 def event(dry_run: bool) -> int:
     """Handle the GitHub Actions event of this run."""
-    from playbook.events import CommentEvent, Ignore, Reject, decide, parse_event
+    from playbook.intake.events import CommentEvent, Ignore, Reject, decide, parse_event
     from playbook.sanitize import log_line
 
     settings = Settings.from_env(os.environ)
@@ -78,6 +78,6 @@ def event(dry_run: bool) -> int:
     if isinstance(action, Reject):
         log_line(f"playbook: rejected {name} event: {action.reason}")
         return EXIT_REJECTED
-    from playbook import github_flow
+    from playbook.intake import github_flow
 
     return int(github_flow.handle(action, settings))

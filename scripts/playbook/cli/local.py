@@ -21,7 +21,7 @@ def _offline_option(f):  # type: ignore[no-untyped-def]
 
 
 def _planner(repo: Path, offline: bool | None):  # type: ignore[no-untyped-def]
-    from playbook.local import build_planner
+    from playbook.planning.local import build_planner
 
     settings = Settings.from_env(os.environ, root=repo)
     return build_planner(settings, root=repo.resolve(), offline=offline,
@@ -48,7 +48,7 @@ def _echo_step(result) -> None:  # type: ignore[no-untyped-def]
 @_offline_option
 def plan(request: str, repo: Path, offline: bool | None) -> int:
     """Start REQUEST on a new bmad/<id>-<slug> branch and draft the Product Brief."""
-    from playbook import local
+    from playbook.planning import local
 
     result = local.plan(repo.resolve(), request, _planner(repo, offline))
     _echo_step(result)
@@ -62,7 +62,7 @@ def plan(request: str, repo: Path, offline: bool | None) -> int:
 @_offline_option
 def approve(repo: Path, offline: bool | None) -> int:
     """Approve the current draft and generate the next phase."""
-    from playbook import local
+    from playbook.planning import local
 
     for result in local.approve(repo.resolve(), _planner(repo, offline)):
         _echo_step(result) if result.model else click.echo(
@@ -76,7 +76,7 @@ def approve(repo: Path, offline: bool | None) -> int:
 @_offline_option
 def revise(feedback: str, repo: Path, offline: bool | None) -> int:
     """Regenerate the current draft with FEEDBACK (the old revision stays in git history)."""
-    from playbook import local
+    from playbook.planning import local
 
     _echo_step(local.revise(repo.resolve(), _planner(repo, offline), feedback))
     return 0
@@ -89,8 +89,8 @@ def status(repo: Path, as_json: bool) -> int:
     """Show each phase's revision, status, model and cost."""
     import json
 
-    from playbook import local
-    from playbook.phases import ALWAYS_ALLOWED, COMMAND_TABLE
+    from playbook.planning import local
+    from playbook.planning.phases import ALWAYS_ALLOWED, COMMAND_TABLE
 
     state = local.status(repo.resolve())
     allowed = sorted({c for (c, stage) in COMMAND_TABLE if stage is state.stage} | ALWAYS_ALLOWED)

@@ -48,7 +48,7 @@ def stack(service: str, image: str, port: int, extra_ports: tuple[str, ...], met
           exporter_image: str | None, exporter_port: int | None, exporter_environment: dict[str, str],
           exporter_healthcheck: bool, dest: Path, force: bool) -> int:
     """Write stacks/SERVICE/{docker-compose.yml,.env.sample,README.md}."""
-    from playbook.scaffold import scaffold_stack
+    from playbook.delivery.scaffold import scaffold_stack
 
     exporter = None
     if exporter_image is not None or exporter_port is not None:

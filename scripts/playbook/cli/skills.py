@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,12 +34,12 @@ def skills() -> None:
 @_root_option
 def list_skills(as_json: bool, root: Path | None) -> int:
     """Show each skill's phase, model alias, delegation and output."""
-    from playbook.skills import load_skills
+    from playbook.planning.skills import load_skills
 
     root, aliases = _root_and_aliases(root)
     loaded = load_skills(root / "skills", aliases=aliases)
     if as_json:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for skill in loaded.values():
             row = skill.summary()
             row["path"] = str(skill.path.relative_to(root))
@@ -47,9 +48,9 @@ def list_skills(as_json: bool, root: Path | None) -> int:
         return 0
     header = ("NAME", "PHASE", "MODEL", "DELEGATE", "WRITES")
     rows_text = [(s.name, s.phase, s.model, "yes" if s.delegate else "no", s.writes) for s in loaded.values()]
-    widths = [max(len(row[i]) for row in [header, *rows_text]) for i in range(len(header))]
-    for row in [header, *rows_text]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    widths = [max(len(line[i]) for line in [header, *rows_text]) for i in range(len(header))]
+    for line in [header, *rows_text]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     return 0
 
 
@@ -58,7 +59,7 @@ def list_skills(as_json: bool, root: Path | None) -> int:
 def validate(root: Path | None) -> int:
     """Check every SKILL.md: frontmatter, expected names, and that each prompt renders."""
     from playbook.errors import SkillError
-    from playbook.skills import load_skills, validate_skills
+    from playbook.planning.skills import load_skills, validate_skills
 
     root, aliases = _root_and_aliases(root)
     problems = validate_skills(root / "skills", aliases=aliases)

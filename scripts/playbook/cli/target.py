@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from playbook.errors import ConfigError, PlaybookError
+from playbook.patterns import KINDS
 from playbook.settings import Settings
-from playbook.target import KINDS
 
 
 def _default_repo(settings: Settings, playbook_dir: Path) -> str:
     from playbook.adapters.git import git
-    from playbook.target import repo_from_remote_url
+    from playbook.delivery.target import repo_from_remote_url
 
     if settings.github_repository:
         return settings.github_repository
@@ -65,7 +65,7 @@ def _allowed_paths(playbook_dir: Path, kind: str) -> tuple[str, ...]:
 def init_target(kind: str, repo_dir: Path, playbook_repo: str | None, playbook_ref: str | None,
                 playbook_dir: Path | None) -> int:
     """Write .github/workflows/bmad-story.yml and CLAUDE.md into the target repo at REPO_DIR."""
-    from playbook.target import init_target as write_target
+    from playbook.delivery.target import init_target as write_target
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     root = settings.root

@@ -1,0 +1,263 @@
+"""Target side, second step: publish a dev run as the IaC pull request.
+
+Runs in a job that holds the write token but never ran the Claude Code CLI. It
+re-checks the patch against the diff policy, commits it in one commit through the
+Git Data API on ``bmad/story-<issue>-<epic>-<n>``, opens or updates the PR (a draft
+when the run was incomplete or a check failed), and reports back on the playbook issue.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playbook.adapters import git as gitlib
+from playbook.config import Config
+from playbook.errors import ArtifactError, PolicyError
+from playbook.planning import artifacts
+from playbook.ports import Forge, PullRequest, Workspace
+
+PR_MARKER_RE = re.compile(r"<!-- bmad-story (\{[^<>]*\}) -->")
+ISSUE_MARKER = "<!-- bmad-iac story={path} target={target} -->"
+
+
+@dataclass(frozen=True)
+class Published:
+    pull: PullRequest | None
+    commit: str | None
+    draft: bool
+    findings: int
+    message: str
+    payload: dict[str, Any]
+
+
+def pr_marker(payload: dict[str, Any]) -> str:
+    keep = {k: payload[k] for k in ("playbook_repo", "story_path", "issue", "target", "key")}
+    return f"<!-- bmad-story {json.dumps(keep, separators=(',', ':'), sort_keys=True)} -->"
+
+
+def read_pr_marker(body: str) -> dict[str, Any] | None:
+    match = PR_MARKER_RE.search(body or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
+    required = {"playbook_repo": str, "story_path": str, "issue": int, "target": str, "key": str}
+    if not isinstance(data, dict) or set(data) != set(required):
+        return None
+    if any(not isinstance(data[k], t) for k, t in required.items()):
+        return None
+    return data
+
+
+def load_result(result_dir: Path) -> dict[str, Any]:
+    path = result_dir / "result.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} not found", fix="run `playbook dev` first; its --out directory is --result") from None
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not JSON: {exc}", fix="re-run `playbook dev`") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path} is not a JSON object", fix="re-run `playbook dev`")
+    return data
+
+
+def apply_patch(repo_dir: Path, patch: Path) -> None:
+    if patch.is_file() and patch.stat().st_size:
+        gitlib.git(repo_dir, "apply", "--index", "--whitespace=nowarn", str(patch))
+
+
+def changed_files(repo_dir: Path, config: Config, kind: str) -> dict[str, str | None]:
+    """The applied change as {path: text or None}, after the diff policy passed."""
+    from playbook.delivery.diffpolicy import check_changes, collect_changes
+
+    changes = collect_changes(repo_dir)
+    violations = check_changes(changes, kind=kind, allowed_prefixes=config.target(kind).paths,
+                               max_files=config.dev.max_files, max_file_bytes=config.dev.max_file_bytes)
+    if violations:
+        raise PolicyError("the change breaks the diff policy; nothing was published", violations=violations,
+                          fix="re-dispatch the story (`/dispatch <story>`) after correcting it")
+    files: dict[str, str | None] = {}
+    for change in changes:
+        path = change.path
+        target = repo_dir / path
+        files[path] = target.read_text(encoding="utf-8") if target.is_file() else None
+    return files
+
+
+def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str) -> tuple[list[Any], list[str]]:
+    from playbook.checks import check_path
+
+    roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/")}) if kind == "apps" else \
+        sorted({p.split("/")[0] for p in files if "/" in p})
+    findings: list[Any] = []
+    for root in roots:
+        if (repo_dir / root).exists():
+            findings.extend(check_path(repo_dir / root, kind))
+    return findings, roots
+
+
+def publish(
+    *,
+    result_dir: Path,
+    repo_dir: Path,
+    playbook_dir: Path,
+    config: Config,
+    forge: Forge,
+    make_workspace: Callable[[str, str], Workspace],
+    server_url: str = "https://github.com",
+) -> Published:
+    from playbook.delivery.dispatch import story_branch
+    from playbook.delivery.payloads import safe_story_path, validate_story_payload
+    from playbook.planning.prompts import render_package_template
+    from playbook.sanitize import cap, neutralize_for_github
+
+    result = load_result(result_dir)
+    payload = validate_story_payload(result.get("payload"))
+    story_file = safe_story_path(playbook_dir, payload["story_path"])
+    story = artifacts.load_story(story_file)
+    story = artifacts.Story(**{**story.__dict__, "path": payload["story_path"]})
+    kind = payload["target"]
+    apply_patch(repo_dir, result_dir / "changes.patch")
+    files = changed_files(repo_dir, config, kind)
+    if not files:
+        return Published(None, None, True, 0, f"story {story.id}: the dev run changed nothing; no pull request", payload)
+    findings, checked = run_checks(repo_dir, files, kind)
+    errors = [f for f in findings if f.severity == "error"]
+    incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
+    violations = [str(v) for v in result.get("violations") or []]
+    if violations:
+        reverted = "; ".join(violations)[:1000]
+        incomplete = f"{incomplete + '; ' if incomplete else ''}the diff policy reverted changes ({reverted})"
+    branch = story_branch(payload["story_path"], story.id)
+    title = f"bmad: story {story.id} — {story.title}"[:250]
+    base = forge.default_branch()
+    commit = make_workspace(branch, base).commit(
+        files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
+    body = render_package_template(
+        "iac-pr.md.j2",
+        marker=pr_marker(payload),
+        incomplete=neutralize_for_github(str(incomplete)) if incomplete else "",
+        story={"id": story.id, "title": neutralize_for_github(story.title), "issue": payload["issue"],
+               "path": payload["story_path"],
+               "acceptance_criteria": [neutralize_for_github(a) for a in story.acceptance_criteria]},
+        playbook_repo=payload["playbook_repo"],
+        merge_sha=payload["merge_sha"],
+        checks=[{"severity": f.severity, "rule": f.rule, "file": f.file, "line": f.line,
+                 "message": neutralize_for_github(f.message)} for f in findings],
+        checked=checked,
+        related=payload.get("related") or [],
+        branch=branch,
+        server=server_url,
+        kind=kind,
+        order=payload["order"],
+        session_id=result.get("session_id") or "",
+        num_turns=result.get("num_turns") or 0,
+        cost=float(result.get("cost_usd") or 0.0),
+        subtype=result.get("subtype") or "offline",
+        files=sorted(files),
+    )
+    body = cap(body, 60_000)
+    draft = bool(incomplete or errors)
+    pull = forge.find_pull(branch)
+    if pull is None:
+        pull = forge.create_pull(branch, base, title, body, draft)
+    elif pull.body != body or pull.title != title:
+        forge.update_pull(pull.number, title=title, body=body)
+    note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
+            f"{len(errors)} check errors)")
+    return Published(pull, commit, draft, len(findings), note, payload)
+
+
+def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest, target_repo: str,
+                draft: bool) -> None:
+    """One comment per story and target on the playbook issue, edited in place on re-runs."""
+    marker = ISSUE_MARKER.format(path=payload["story_path"], target=payload["target"])
+    state = "a draft (incomplete or failing checks)" if draft else "ready for review"
+    body = (f"{marker}\nStory `{payload['story_path'].rsplit('/', 1)[-1]}` → {target_repo}#{pull.number} "
+            f"is {state}: {pull.html_url}")
+    # Matched by marker alone: the token may belong to a person, and the comment is only ever
+    # overwritten with our own text, never read for decisions.
+    for comment in playbook_forge.list_comments(payload["issue"]):
+        if comment.body.startswith(marker):
+            if comment.body != body:
+                playbook_forge.edit_comment(comment.id, body)
+            return
+    playbook_forge.create_comment(payload["issue"], body)
+
+
+def record_review(playbook_workspace: Workspace, *, payload: dict[str, Any], pull: PullRequest, target_repo: str) -> None:
+    """Story → review with the PR recorded (human edits to other fields stay)."""
+    from playbook.planning.pipeline import update_stories
+
+    text = playbook_workspace.read(payload["story_path"])
+    if text is None:
+        return
+    story = artifacts.story_from_text(text, path=payload["story_path"])
+    prs = [p for p in (story.metadata.get("pull_requests") or []) if p["repo"] != target_repo]
+    prs.append({"target": payload["target"], "repo": target_repo, "number": pull.number, "url": pull.html_url,
+                "merged": False})
+    status = "review" if story.status in ("ready-for-dev", "in-progress") else story.status
+    if story.metadata.get("pull_requests") != prs or story.status != status:
+        update_stories(playbook_workspace, {story.path: {"pull_requests": prs, "status": status}},
+                       f"bmad: story {story.id} in review as {target_repo}#{pull.number}")
+
+
+def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir: Path) -> Published:
+    """Wire the real adapters: the target repo with GITHUB_TOKEN, the playbook repo with BMAD_PLAYBOOK_TOKEN."""
+    from playbook.adapters.github import GitHubForge, GitHubWorkspace
+    from playbook.config import load_config
+    from playbook.errors import MissingSecretError
+
+    token = settings.require("github_token", "GITHUB_TOKEN")
+    if not settings.github_repository:
+        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name")
+    config = load_config(playbook_dir)
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    outcome = publish(
+        result_dir=result_dir, repo_dir=repo_dir, playbook_dir=playbook_dir, config=config, forge=forge,
+        make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
+        server_url=settings.github_server_url,
+    )
+    if outcome.pull is None:
+        return outcome
+    playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
+    payload = outcome.payload
+    playbook_forge = GitHubForge(payload["playbook_repo"], playbook_token, base_url=settings.github_api_url,
+                                 token_variable="BMAD_PLAYBOOK_TOKEN")
+    report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft)
+    base = playbook_forge.default_branch()
+    playbook_ws = GitHubWorkspace(playbook_forge, base, base_branch=base)
+    record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo)
+    refresh_tracking(settings, config, playbook_forge, playbook_ws, issue=payload["issue"])
+    return outcome
+
+
+def refresh_tracking(settings: Any, config: Config, playbook_forge: Forge, playbook_ws: Workspace, *, issue: int) -> None:
+    """Re-render the playbook issue's tracking comment from the default branch."""
+    from playbook.intake import github_flow
+
+    deps = github_flow.Deps(settings=settings, config=config, forge=playbook_forge,
+                            make_workspace=lambda _branch, _base: playbook_ws, make_planner=_no_planner,
+                            make_remote_forge=_no_remote)
+    issue_data = playbook_forge.get_issue(issue)
+    loc = github_flow.locate(deps, issue, issue_data.title)
+    if loc.tracking is None:  # only the playbook's own workflows create it (its marker is trusted)
+        return
+    github_flow.update_tracking(deps, loc, playbook_ws, github_flow.load_request_state(playbook_ws, loc),
+                                pull=playbook_forge.find_pull(loc.branch))
+
+
+def _no_planner() -> Any:
+    raise PolicyError("publishing never plans", fix="this is a bug in homelab-playbook")
+
+
+def _no_remote(repo: str, token: str) -> Any:
+    raise PolicyError("publishing sends no dispatch", fix="this is a bug in homelab-playbook")

@@ -1,0 +1,223 @@
+"""Delivery: stories leave the playbook (dispatch) and come back deployed.
+
+Merging the planning PR, `/dispatch` and the scheduled reconcile all end in ``send``;
+the target repos report merged IaC PRs with ``bmad-deployed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playbook.errors import ForgeError, MissingSecretError, NotFoundError, PlaybookError
+from playbook.intake import tracking
+from playbook.intake.github_flow import (
+    Deps,
+    Located,
+    load_request_state,
+    locate,
+    sync_labels,
+    update_tracking,
+)
+from playbook.planning import artifacts, pipeline
+from playbook.ports import PullRequest, Workspace
+
+
+def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha: str, loc: Located | None,
+          labels: tuple[str, ...], pull: PullRequest | None) -> int:
+    from playbook.delivery.dispatch import EVENT_STORY, plan_dispatches
+
+    token = deps.settings.dispatch_token
+    failures: list[str] = []
+    sent: set[str] = set()
+    collisions = _story_collisions(ws, stories)
+    for problem in collisions:
+        deps.log(f"not dispatching: {problem}")
+    if collisions:
+        failures.extend(collisions)
+    elif not token:
+        failures.append("BMAD_DISPATCH_TOKEN is not set")
+    else:
+        for d in plan_dispatches(stories, deps.config, playbook_repo=deps.forge.repo, merge_sha=merge_sha):
+            try:
+                deps.make_remote_forge(d.repo, token).dispatch(d.repo, EVENT_STORY, d.payload)
+                sent.add(d.story.path)
+                deps.log(f"dispatched story {d.story.id} to {d.repo} ({d.kind})")
+            except PlaybookError as exc:
+                failures.append(f"story {d.story.id} → {d.repo}: {exc.message.splitlines()[0]}")
+    changes = {s.path: {"status": "in-progress"} for s in stories if s.path in sent and s.status != "in-progress"}
+    if changes:
+        pipeline.update_stories(ws, changes, f"bmad: dispatch {len(changes)} stor{'y' if len(changes) == 1 else 'ies'}")
+    if loc is not None:
+        failure = None
+        if failures:
+            fix = ("remove or renumber the colliding story files on the default branch, then /dispatch" if collisions
+                   else "set the BMAD_DISPATCH_TOKEN secret (a fine-grained PAT or App token with "
+                   "Contents: write on the target repos), check playbook.yaml targets, then /dispatch")
+            failure = tracking.Failure("Dispatch", "; ".join(failures)[:500], fix)
+        try:
+            state = load_request_state(ws, loc)
+        except PlaybookError:  # colliding story files make the request unreadable; the failure says why
+            if not collisions:
+                raise
+            state = None
+        update_tracking(deps, loc, ws, state, pull=pull, failure=failure)
+        if failures and state is None:
+            if "bmad:failed" not in labels:
+                deps.forge.set_labels(loc.issue, {"bmad:failed"}, set())
+        elif failures:
+            sync_labels(deps, loc.issue, labels, state, "bmad:failed")
+    return 1 if failures else 0
+
+
+def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
+    """Collisions among all story files in the folders of the stories being dispatched."""
+    present = []
+    for folder in sorted({s.path.rsplit("/", 1)[0] for s in stories}):
+        for path in ws.list(folder):
+            if "/" in path[len(folder) + 1:] or not artifacts.is_story_path(path):
+                continue
+            try:
+                present.append(artifacts.story_from_text(ws.read(path) or "", path=path))
+            except PlaybookError:
+                continue  # an unreadable file is reported where it is read; it holds no id to collide
+    return artifacts.story_collisions(present)
+
+
+def on_dispatch_merged(action: Any, deps: Deps) -> int:
+    from playbook.delivery.payloads import safe_story_path
+
+    base = deps.forge.default_branch()
+    ws = deps.make_workspace(base, base)
+    paths = []
+    for path in deps.forge.pull_files(action.pr):
+        if path.startswith(artifacts.IMPLEMENTATION_DIR + "/") and artifacts.is_story_path(path):
+            try:
+                safe_story_path(deps.settings.root, path)
+            except PlaybookError as exc:
+                deps.log(f"skipping {path!r}: {exc.message}")
+                continue
+            paths.append(path)
+    stories = []
+    for path in sorted(paths):
+        text = ws.read(path)
+        if text is None:
+            continue
+        story = artifacts.story_from_text(text, path=path)
+        if story.status == "ready-for-dev":
+            stories.append(story)
+    if not stories:
+        deps.log(f"PR #{action.pr} merged with no ready-for-dev stories; nothing to dispatch")
+        return 0
+    issue_number = stories[0].issue
+    loc = None
+    labels: tuple[str, ...] = ()
+    if issue_number:
+        try:
+            issue = deps.forge.get_issue(issue_number)
+            loc = locate(deps, issue.number, issue.title)
+            labels = issue.labels
+        except NotFoundError:
+            loc = None
+    return send(deps, ws, stories, merge_sha=action.merge_sha, loc=loc, labels=labels,
+                 pull=deps.forge.find_pull(loc.branch) if loc else None)
+
+
+def on_mark_deployed(action: Any, deps: Deps) -> int:
+    from playbook.delivery.payloads import safe_story_path
+
+    payload = action.payload
+    safe_story_path(deps.settings.root, payload["story_path"])
+    base = deps.forge.default_branch()
+    ws = deps.make_workspace(base, base)
+    text = ws.read(payload["story_path"])
+    if text is None:
+        deps.log(f"{payload['story_path']} is not on {base}; nothing to mark")
+        return 0
+    story = artifacts.story_from_text(text, path=payload["story_path"])
+    prs = list(story.metadata.get("pull_requests") or [])
+    entry = {"target": payload["target"], "repo": payload["repo"], "number": payload["pr"],
+             "url": f"{deps.settings.github_server_url}/{payload['repo']}/pull/{payload['pr']}", "merged": True}
+    prs = [p for p in prs if not (p["repo"] == entry["repo"] and p["number"] == entry["number"])] + [entry]
+    done_targets = {p["target"] for p in prs if p.get("merged")}
+    from playbook.delivery.dispatch import resolve_target
+    from playbook.delivery.routing import kinds_for
+
+    needed = set(kinds_for(resolve_target(story)))
+    status = "done" if needed <= done_targets else story.status
+    changes = {"pull_requests": prs, "status": status}
+    if any(story.metadata.get(k) != v for k, v in changes.items()):
+        pipeline.update_stories(ws, {story.path: changes},
+                                f"bmad: story {story.id} deployed via {payload['repo']}#{payload['pr']}")
+    if story.issue:
+        try:
+            issue = deps.forge.get_issue(story.issue)
+        except NotFoundError:
+            return 0
+        loc = locate(deps, issue.number, issue.title)
+        update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=deps.forge.find_pull(loc.branch))
+    return 0
+
+
+def on_reconcile(action: Any, deps: Deps) -> int:
+    """Dispatch stories that are ready-for-dev on the default branch (e.g. merged by automation)."""
+    from playbook.delivery.payloads import safe_story_path
+
+    base = deps.forge.default_branch()
+    ws = deps.make_workspace(base, base)
+    by_issue: dict[int | None, list[artifacts.Story]] = {}
+    for path in ws.list(artifacts.IMPLEMENTATION_DIR):
+        if artifacts.is_story_path(path):
+            try:
+                safe_story_path(deps.settings.root, path)
+                story = artifacts.story_from_text(ws.read(path) or "", path=path)
+            except PlaybookError as exc:
+                deps.log(f"skipping {path}: {exc.message.splitlines()[0]}")
+                continue
+            if story.status == "ready-for-dev":
+                by_issue.setdefault(story.issue, []).append(story)
+    if not by_issue:
+        deps.log("reconcile: every story is dispatched")
+        return 0
+    rc = 0
+    head = ws.head() or ""
+    for issue_number, stories in sorted(by_issue.items(), key=lambda kv: kv[0] or 0):
+        loc = None
+        labels: tuple[str, ...] = ()
+        if issue_number:
+            try:
+                issue = deps.forge.get_issue(issue_number)
+                loc, labels = locate(deps, issue.number, issue.title), issue.labels
+            except (NotFoundError, ForgeError):
+                loc = None
+        rc |= send(deps, ws, stories, merge_sha=head, loc=loc, labels=labels,
+                    pull=deps.forge.find_pull(loc.branch) if loc else None)
+    return rc
+
+
+def on_report_deployed(action: Any, deps: Deps) -> int:
+    """Target side: our IaC PR merged — tell the playbook repo (bmad-deployed)."""
+    from playbook.delivery.dispatch import EVENT_DEPLOYED
+    from playbook.delivery.payloads import validate_deployed_payload
+    from playbook.delivery.publish import read_pr_marker
+
+    pull = deps.forge.find_pull(action.head_ref)
+    if pull is None or not pull.merged:
+        deps.log(f"{action.head_ref}: no merged pull request; nothing to report")
+        return 0
+    story = read_pr_marker(pull.body)
+    if story is None:
+        deps.log(f"PR #{pull.number} has no story marker; not ours")
+        return 0
+    token = deps.settings.playbook_token
+    if not token:
+        raise MissingSecretError("BMAD_PLAYBOOK_TOKEN")
+    payload = validate_deployed_payload({
+        "v": 1, "playbook_repo": story["playbook_repo"], "story_path": story["story_path"], "issue": story["issue"],
+        "target": story["target"], "repo": deps.forge.repo, "pr": pull.number, "merge_sha": action.merge_sha,
+        "key": story["key"],
+    })
+    deps.make_remote_forge(story["playbook_repo"], token).dispatch(story["playbook_repo"], EVENT_DEPLOYED, payload)
+    deps.log(f"reported {story['story_path']} deployed to {story['playbook_repo']}")
+    return 0
+
+

@@ -1,0 +1,259 @@
+"""Carrying out decided actions against GitHub: the shared parts.
+
+The handlers live in ``planning_flow`` (requests and slash commands) and ``delivery_flow``
+(dispatch, deployed reports, reconcile). This module holds what they share: the wiring
+(``Deps``), the one permission gate (``authorize``, over ``authz.authorize_command`` and the
+collaborator-permission API — never ``author_association``), finding a request's branch and
+tracking comment, and the outputs: the tracking comment, labels, the planning PR and replies.
+Every handler re-reads live state before writing, so a re-delivered or re-run event changes
+nothing the second time, and a surviving run finishes the work of a cancelled one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from playbook.config import Config, load_config
+from playbook.errors import ForgeError, MissingSecretError, PlaybookError
+from playbook.intake import tracking
+from playbook.planning import artifacts, pipeline
+from playbook.planning.phases import PHASES, SPEC, STATUS_LABELS, Phase, Stage
+from playbook.planning.state import RequestState, find_request, load_state
+from playbook.ports import Comment, Forge, LabelSpec, PullRequest, Workspace
+from playbook.settings import Settings
+
+REPLY_MARKER = "<!-- bmad-reply comment={comment_id} -->"
+
+LABELS: tuple[LabelSpec, ...] = (
+    LabelSpec("bmad:brief", "1d76db", "BMAD: Product Brief phase (applying it starts a request)"),
+    LabelSpec("bmad:prd", "1d76db", "BMAD: PRD phase"),
+    LabelSpec("bmad:architecture", "1d76db", "BMAD: Architecture phase"),
+    LabelSpec("bmad:stories", "1d76db", "BMAD: Epics & Stories phase"),
+    LabelSpec("bmad:working", "fbca04", "BMAD: a workflow run is working on this"),
+    LabelSpec("bmad:awaiting-approval", "0e8a16", "BMAD: a draft awaits /approve or /revise"),
+    LabelSpec("bmad:failed", "d93f0b", "BMAD: the last step failed; see the tracking comment"),
+    LabelSpec("bmad:ready-to-merge", "5319e7", "BMAD: planning complete; merge the planning PR"),
+)
+PHASE_LABELS = tuple(s.label for s in PHASES)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    config: Config
+    forge: Forge
+    make_workspace: Callable[[str, str], Workspace]
+    make_planner: Callable[[], pipeline.Planner]
+    make_remote_forge: Callable[[str, str], Forge]  # (repo, token) -> forge for another repository
+    log: Callable[[str], None] = print
+
+
+def build_deps(settings: Settings) -> Deps:
+    """Real adapters from settings; fails before any write when the token is missing."""
+    from playbook.adapters.github import GitHubForge, GitHubWorkspace
+    from playbook.planning.local import build_planner
+    from playbook.sanitize import log_line
+
+    token = settings.require("github_token", "GITHUB_TOKEN")
+    if not settings.github_repository:
+        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name")
+    config = load_config(settings.root)
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    return Deps(
+        settings=settings,
+        config=config,
+        forge=forge,
+        make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
+        make_planner=lambda: build_planner(settings, offline=settings.offline, config=config),
+        make_remote_forge=lambda repo, tok: GitHubForge(repo, tok, base_url=settings.github_api_url),
+        log=log_line,
+    )
+
+
+# action kind -> (module, handler). Planning steers the four phases; delivery moves stories to targets.
+HANDLERS: dict[str, tuple[str, str]] = {
+    "start-request": ("playbook.intake.planning_flow", "on_start"),
+    "run-command": ("playbook.intake.planning_flow", "on_command"),
+    "dispatch-merged": ("playbook.intake.delivery_flow", "on_dispatch_merged"),
+    "mark-deployed": ("playbook.intake.delivery_flow", "on_mark_deployed"),
+    "reconcile": ("playbook.intake.delivery_flow", "on_reconcile"),
+    "report-deployed": ("playbook.intake.delivery_flow", "on_report_deployed"),
+}
+
+
+def handle(action: Any, settings: Settings, *, deps: Deps | None = None) -> int:
+    """Entry point for `playbook event`: returns the process exit code."""
+    import importlib
+
+    deps = deps or build_deps(settings)
+    entry = HANDLERS.get(action.kind)
+    if entry is None:
+        deps.log(f"nothing to do for {action.kind}")
+        return 0
+    handler: Callable[[Any, Deps], int] = getattr(importlib.import_module(entry[0]), entry[1])
+    return handler(action, deps)
+
+
+def authorize(deps: Deps, login: str, user_type: str) -> Any:
+    """The one permission gate for requests and commands: the collaborator-permission API, then
+    ``authz.authorize_command``. An API failure raises (fail closed: nothing is written)."""
+    from playbook.intake.authz import authorize_command
+
+    permission = deps.forge.permission(login)
+    return authorize_command(permission, login=login, user_type=user_type, bot_login=deps.settings.bot_login)
+
+
+# --------------------------------------------------------------------------- locating a request
+
+
+@dataclass
+class Located:
+    issue: int
+    title: str
+    request: str
+    branch: str
+    tracking: Comment | None
+    comments: list[Comment]
+    base: str
+
+
+def is_ours(comment: Comment, deps: Deps) -> bool:
+    return comment.author == deps.settings.bot_login or comment.author_type == "Bot"
+
+
+def locate(deps: Deps, issue: int, title: str) -> Located:
+    from playbook.sanitize import slugify
+
+    comments = deps.forge.list_comments(issue)
+    tracking_comment = next(
+        (c for c in comments if is_ours(c, deps) and c.body.startswith(tracking.MARKER_PREFIX)), None
+    )
+    base = deps.forge.default_branch()
+    if tracking_comment is not None and (found := tracking.parse_marker(tracking_comment.body)):
+        request, branch = found
+    else:
+        request = f"{issue}-{slugify(title)}"
+        branch = f"bmad/{request}"
+    return Located(issue, title, request, branch, tracking_comment, comments, base)
+
+
+def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | None]:
+    """The planning branch, or the default branch once the planning PR is merged."""
+    pull = deps.forge.find_pull(loc.branch)
+    if pull is not None and pull.merged:
+        return deps.make_workspace(loc.base, loc.base), pull
+    return deps.make_workspace(loc.branch, loc.base), pull
+
+
+def load_request_state(ws: Workspace, loc: Located) -> RequestState | None:
+    request = loc.request if ws.read(f"{artifacts.planning_dir(loc.request)}/request.md") else find_request(ws, loc.issue)
+    return load_state(ws, request) if request else None
+
+
+# --------------------------------------------------------------------------- output: comment, labels, PR
+
+
+def _blob_url(deps: Deps, ws: Workspace) -> str:
+    head = ws.head() or ws.branch
+    return f"{deps.settings.github_server_url}/{deps.forge.repo}/blob/{head}"
+
+
+def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState | None, *,
+                    pull: PullRequest | None = None, failure: tracking.Failure | None = None, notice: str = "") -> None:
+    body = tracking.render(
+        state, request=loc.request, branch=loc.branch, title=loc.title, blob_url=_blob_url(deps, ws),
+        pr=pull.number if pull else None, run_url=deps.settings.run_url, failure=failure, notice=notice,
+    )
+    if loc.tracking is None:
+        loc.tracking = deps.forge.create_comment(loc.issue, body)
+    elif loc.tracking.body != body:
+        deps.forge.edit_comment(loc.tracking.id, body)
+
+
+def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: RequestState | None, status: str) -> None:
+    desired: set[str] = {status} if status else set()
+    if state is None:
+        desired.add(SPEC[Phase.BRIEF].label)  # nothing generated yet: keep the request's trigger label
+    elif state.stage is not Stage.CANCELLED:
+        phase = state.current.phase if state.current else Phase.STORIES
+        desired.add(SPEC[phase].label)
+    managed = set(PHASE_LABELS) | set(STATUS_LABELS)
+    have = set(current) & managed
+    add, remove = desired - have, have - desired
+    if add or remove:
+        deps.forge.set_labels(issue, add, remove)
+
+
+def _status_label(state: RequestState | None) -> str:
+    if state is None:
+        return "bmad:failed"
+    return {
+        Stage.NEW: "bmad:failed",
+        Stage.AWAITING_APPROVAL: "bmad:awaiting-approval",
+        Stage.COMPLETE: "bmad:ready-to-merge",
+        Stage.CANCELLED: "",
+    }[state.stage]
+
+
+def ensure_pull(deps: Deps, loc: Located, ws: Workspace, state: RequestState | None,
+                pull: PullRequest | None) -> PullRequest | None:
+    """Open the draft planning PR once the branch exists; mark it ready when planning is complete."""
+    from playbook.planning.prompts import render_package_template
+    from playbook.sanitize import neutralize_for_github
+
+    if state is None or (pull is not None and pull.merged):
+        return pull
+    if pull is None:
+        if deps.forge.branch_head(loc.branch) is None:
+            return None
+        body = render_package_template(
+            "planning-pr.md.j2", issue=loc.issue, title=neutralize_for_github(loc.title), branch=loc.branch,
+            phases=[{"title": s.title, "path": f"{artifacts.planning_dir(state.request)}/{s.filename}"} for s in PHASES],
+        )
+        pull = deps.forge.create_pull(loc.branch, loc.base, f"BMAD plan: {loc.title}"[:250], body, True)
+    if state.stage is Stage.COMPLETE and pull.draft and pull.state == "open":
+        deps.forge.mark_ready(pull)
+        deps.forge.set_labels(pull.number, {"bmad:ready-to-merge"}, set())
+    return pull
+
+
+def reply_once(deps: Deps, loc: Located, comment_id: int, text: str) -> None:
+    """A short reply to a command comment, at most once per command (re-runs find the marker)."""
+    from playbook.sanitize import cap
+
+    marker = REPLY_MARKER.format(comment_id=comment_id)
+    if any(marker in c.body for c in loc.comments if is_ours(c, deps)):
+        return
+    deps.forge.create_comment(loc.issue, cap(f"{marker}\n{text}", tracking.BODY_LIMIT))
+
+
+def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, current_labels: tuple[str, ...],
+            *, failure: tracking.Failure | None = None, notice: str = "") -> RequestState | None:
+    """Bring the planning PR, the tracking comment and the labels in line with the branch.
+
+    A PR that cannot be opened (e.g. Actions may not create pull requests) is shown as the
+    failure and raised after the comment is written; the commits stay, and the next run opens it.
+    """
+    state = load_request_state(ws, loc)
+    pr_error: ForgeError | None = None
+    try:
+        pull = ensure_pull(deps, loc, ws, state, pull)
+    except ForgeError as exc:
+        pr_error = exc
+        failure = failure or failure_from("Planning PR", exc)
+    update_tracking(deps, loc, ws, state, pull=pull, failure=failure, notice=notice)
+    sync_labels(deps, loc.issue, current_labels, state, "bmad:failed" if failure else _status_label(state))
+    if pr_error is not None:
+        raise pr_error
+    return state
+
+
+def failure_from(phase: str, exc: PlaybookError) -> tracking.Failure:
+    return tracking.Failure(phase, exc.message.splitlines()[0][:500], exc.fix or "/retry")
+
+
+def require_model_secrets(deps: Deps) -> None:
+    if not deps.settings.offline and not deps.settings.gemini_api_key:
+        raise MissingSecretError("GEMINI_API_KEY")

@@ -1,0 +1,278 @@
+"""Planning on GitHub: a labeled issue starts a request; slash commands steer its phases.
+
+Every handler authorises first (``github_flow.authorize``), re-reads the branch, and
+recognises re-delivered events by the comment that caused a revision or an approval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from playbook.errors import MissingSecretError, NotFoundError, PlaybookError, StateError
+from playbook.intake.github_flow import (
+    LABELS,
+    Deps,
+    Located,
+    authorize,
+    failure_from,
+    finish,
+    load_request_state,
+    locate,
+    reply_once,
+    require_model_secrets,
+    sync_labels,
+    update_tracking,
+    workspace_for,
+)
+from playbook.planning import pipeline
+from playbook.planning.phases import SPEC, Phase, Stage, command_outcome
+from playbook.planning.state import RequestState
+from playbook.ports import PullRequest, Workspace
+
+
+def on_start(action: Any, deps: Deps) -> int:
+    from playbook.sanitize import clean_untrusted, strip_hidden
+
+    try:
+        issue = deps.forge.get_issue(action.issue)
+    except NotFoundError:
+        deps.log(f"issue #{action.issue} is gone; nothing to do")
+        return 0
+    if issue.state != "open" or issue.locked or "bmad:brief" not in issue.labels:
+        deps.log(f"issue #{issue.number} is closed, locked or no longer labeled bmad:brief; nothing to do")
+        return 0
+    sender = getattr(action, "sender", "") or issue.author
+    sender_type = getattr(action, "sender_type", "User") or "User"
+    decision = authorize(deps, sender, sender_type)
+    if not decision.allowed:
+        deps.log(f"request on #{issue.number} not started: {decision.reason}")
+        return 0
+    title = strip_hidden(issue.title).strip() or f"Request {issue.number}"
+    loc = locate(deps, issue.number, title)
+    ws = deps.make_workspace(loc.branch, loc.base)
+    try:
+        require_model_secrets(deps)
+    except MissingSecretError as exc:
+        update_tracking(deps, loc, ws, None, failure=failure_from(SPEC[Phase.BRIEF].title, exc))
+        sync_labels(deps, loc.issue, issue.labels, None, "bmad:failed")
+        raise
+    deps.forge.ensure_labels(list(LABELS))
+    pull = deps.forge.find_pull(loc.branch)
+    body, truncated = clean_untrusted(issue.body or "", deps.config.limits.request_chars)
+    try:
+        pipeline.start(ws, deps.make_planner(), request=loc.request, issue=issue.number, title=title, body=body,
+                       source="github", truncated=truncated, trigger=f"issue:{issue.number}")
+    except PlaybookError as exc:
+        finish(deps, loc, ws, pull, issue.labels, failure=failure_from(SPEC[Phase.BRIEF].title, exc))
+        deps.log(f"brief failed: {exc}")
+        return 1
+    finish(deps, loc, ws, pull, issue.labels)
+    return 0
+
+
+def on_command(action: Any, deps: Deps) -> int:
+    command = action.command
+    try:
+        issue = deps.forge.get_issue(action.issue)
+    except NotFoundError:
+        deps.log(f"issue #{action.issue} is gone; nothing to do")
+        return 0
+    decision = authorize(deps, action.author, action.author_type)  # before any write
+    loc = locate(deps, issue.number, issue.title)
+    if not decision.allowed:
+        deps.log(f"/{command.name} from {action.author} refused: {decision.reason}")
+        reply_once(deps, loc, action.comment_id,
+                    "Sorry, only collaborators with write, maintain or admin permission can steer this request.")
+        return 0
+    if command.error:
+        reply_once(deps, loc, action.comment_id, f"`/{command.name}`: {command.error}")
+        return 0
+    ws, pull = workspace_for(deps, loc)
+    state = load_request_state(ws, loc)
+    if state is None:
+        if command.name in ("retry",) and "bmad:brief" in issue.labels:
+            return on_start(_StartFromCommand(issue.number, action.author, action.author_type), deps)
+        reply_once(deps, loc, action.comment_id, "There is no request on this issue yet: add the `bmad:brief` label.")
+        return 0
+    outcome = command_outcome(command.name, state.stage)
+    return COMMAND_HANDLERS.get(outcome, _refuse)(action, deps, loc, ws, pull, state, issue.labels)
+
+
+@dataclass(frozen=True)
+class _StartFromCommand:
+    issue: int
+    sender: str
+    sender_type: str
+    kind: str = "start-request"
+
+
+def _refuse(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+            state: RequestState, labels: tuple[str, ...]) -> int:
+    from playbook.planning.phases import REFUSALS
+
+    reply_once(deps, loc, action.comment_id, f"`/{action.command.name}` is not available now: {REFUSALS[state.stage]}.")
+    return 0
+
+
+def _info(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+          state: RequestState, labels: tuple[str, ...]) -> int:
+    from playbook.intake.commands import help_text
+
+    name = action.command.name
+    if name == "help":
+        reply_once(deps, loc, action.comment_id, help_text())
+    elif name == "cost":
+        rows = "\n".join(
+            f"| {p.title} | r{p.revision} | {p.model} | {p.usage.get('input_tokens', 0)} / "
+            f"{p.usage.get('output_tokens', 0)} | ${p.usage.get('cost_usd', 0):.4f} |" for p in state.phases if p.exists)
+        total = state.usage
+        reply_once(deps, loc, action.comment_id,
+                    "| Phase | Revision | Model | Tokens in / out | Est. cost |\n|---|---|---|---|---|\n" + rows
+                    + f"\n| **Total** | | | {int(total['input_tokens'])} / {int(total['output_tokens'])} | "
+                    f"**${total['cost_usd']:.4f}** |")
+    else:  # status: the tracking comment is the status
+        finish(deps, loc, ws, pull, labels)
+    return 0
+
+
+def _ref(action: Any) -> str:
+    return f"comment:{action.comment_id}"
+
+
+def _approve(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+             state: RequestState, labels: tuple[str, ...]) -> int:
+    current = state.current
+    assert current is not None
+    args = action.command.args
+    expected = int(args[0].lstrip("r")) if args else None
+    written_at = action.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        pipeline.approve(ws, deps.make_planner(), state, approver=action.author, approved_ref=_ref(action),
+                         expected_revision=expected, written_at=written_at)
+    except StateError as exc:
+        reply_once(deps, loc, action.comment_id, f"Not approved — {exc.message}. {exc.fix or ''}".strip())
+        return 0
+    return _generate_next(deps, loc, ws, pull, labels, trigger=_ref(action))
+
+
+def _already_handled(state: RequestState, ref: str) -> bool:
+    """True when this comment already approved a phase (a re-delivered or re-run event)."""
+    return any(p.approved_ref == ref for p in state.phases)
+
+
+def _approve_or_resume(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+                       state: RequestState, labels: tuple[str, ...]) -> int:
+    if _already_handled(state, _ref(action)):
+        deps.log(f"comment {action.comment_id} was already applied; finishing any remaining work")
+        return _generate_next(deps, loc, ws, pull, labels, trigger=_ref(action))
+    return _approve(action, deps, loc, ws, pull, state, labels)
+
+
+def _generate_next(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, labels: tuple[str, ...], *,
+                   trigger: str, feedback: str = "") -> int:
+    state = load_request_state(ws, loc)
+    assert state is not None
+    if state.stage is Stage.NEW:
+        try:
+            require_model_secrets(deps)
+            deps.forge.set_labels(loc.issue, {"bmad:working"}, set())
+            labels = tuple(set(labels) | {"bmad:working"})
+            pipeline.generate(ws, deps.make_planner(), state, feedback=feedback, trigger=trigger)
+        except PlaybookError as exc:
+            current = state.current
+            finish(deps, loc, ws, pull, labels, failure=failure_from(current.title if current else "Planning", exc))
+            deps.log(f"generation failed: {exc}")
+            return 1
+    finish(deps, loc, ws, pull, labels)
+    return 0
+
+
+def _regenerate(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+                state: RequestState, labels: tuple[str, ...]) -> int:
+    current = state.current
+    assert current is not None
+    if current.trigger == _ref(action):
+        deps.log(f"comment {action.comment_id} already produced r{current.revision}")
+        finish(deps, loc, ws, pull, labels)
+        return 0
+    from playbook.sanitize import strip_hidden
+
+    feedback = strip_hidden(action.command.text).strip()
+    try:
+        require_model_secrets(deps)
+        deps.forge.set_labels(loc.issue, {"bmad:working"}, set())
+        labels = tuple(set(labels) | {"bmad:working"})
+        pipeline.generate(ws, deps.make_planner(), state, feedback=feedback, trigger=_ref(action))
+    except PlaybookError as exc:
+        finish(deps, loc, ws, pull, labels, failure=failure_from(current.title, exc))
+        deps.log(f"revision failed: {exc}")
+        return 1
+    finish(deps, loc, ws, pull, labels)
+    return 0
+
+
+def _generate(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+              state: RequestState, labels: tuple[str, ...]) -> int:
+    return _generate_next(deps, loc, ws, pull, labels, trigger=_ref(action))
+
+
+def _noop_retry(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+                state: RequestState, labels: tuple[str, ...]) -> int:
+    reply_once(deps, loc, action.comment_id, "Nothing to retry: the current draft is waiting for `/approve` or `/revise`.")
+    finish(deps, loc, ws, pull, labels)
+    return 0
+
+
+def _cancel(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+            state: RequestState, labels: tuple[str, ...]) -> int:
+    pipeline.cancel(ws, state, by=action.author)
+    finish(deps, loc, ws, pull, labels, notice="Cancelled. The planning branch and PR are kept for reference.")
+    return 0
+
+
+def _route(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+           state: RequestState, labels: tuple[str, ...]) -> int:
+    story_id, target = action.command.args
+    story = next((s for s in state.stories if s.id == story_id), None)
+    if story is None:
+        reply_once(deps, loc, action.comment_id, f"There is no story {story_id} in this request.")
+        return 0
+    if story.target != target:
+        pipeline.update_stories(ws, {story.path: {"target": target}},
+                                f"bmad({state.request}): route story {story_id} to {target}\n\nRouted by {action.author}.")
+    finish(deps, loc, ws, pull, labels, notice=f"Story {story_id} routes to {target}.")
+    return 0
+
+
+def _dispatch_cmd(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None,
+                  state: RequestState, labels: tuple[str, ...]) -> int:
+    if pull is None or not pull.merged:
+        reply_once(deps, loc, action.comment_id, "Stories are dispatched once the planning PR is merged.")
+        return 0
+    wanted = action.command.args[0] if action.command.args else None
+    from playbook.delivery.dispatch import DISPATCHABLE
+
+    stories = [s for s in state.stories if (wanted is None or s.id == wanted) and s.status in DISPATCHABLE]
+    if not stories:
+        reply_once(deps, loc, action.comment_id, "No dispatchable story (ready-for-dev or in-progress) matches.")
+        return 0
+    from playbook.intake.delivery_flow import send
+
+    return send(deps, ws, stories, merge_sha=ws.head() or "", loc=loc, labels=labels, pull=pull)
+
+
+COMMAND_HANDLERS: dict[str, Callable[..., int]] = {
+    "info": _info,
+    "approve": _approve_or_resume,
+    "regenerate": _regenerate,
+    "generate": _generate,
+    "noop-retry": _noop_retry,
+    "cancel": _cancel,
+    "route": _route,
+    "dispatch": _dispatch_cmd,
+    "refuse": _refuse,
+}
+
+

@@ -1,0 +1,122 @@
+"""The one tracking comment per issue: found by a hidden marker, edited in place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playbook.planning.phases import ALWAYS_ALLOWED, COMMAND_TABLE, Stage
+from playbook.planning.state import RequestState
+
+MARKER_PREFIX = "<!-- bmad-tracking:v1"
+MARKER_RE = re.compile(r"<!-- bmad-tracking:v1 request=(?P<request>[0-9]+-[a-z0-9-]+) branch=(?P<branch>bmad/[0-9]+-[a-z0-9-]+) -->")
+BODY_LIMIT = 60_000
+
+ICONS = {"approved": "✅", "draft": "📝", None: "⏳"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    phase: str
+    reason: str
+    fix: str
+
+
+def marker(request: str, branch: str) -> str:
+    return f"{MARKER_PREFIX} request={request} branch={branch} -->"
+
+
+def parse_marker(body: str) -> tuple[str, str] | None:
+    m = MARKER_RE.search(body)
+    return (m.group("request"), m.group("branch")) if m else None
+
+
+def allowed_commands(stage: Stage) -> list[str]:
+    return sorted({c for (c, s) in COMMAND_TABLE if s is stage} | ALWAYS_ALLOWED)
+
+
+def _next_step(state: RequestState, pr: int | None) -> str:
+    current = state.current
+    if state.stage is Stage.AWAITING_APPROVAL and current is not None:
+        return f"review {current.title} r{current.revision}, then comment `/approve` or `/revise <feedback>`."
+    if state.stage is Stage.NEW and current is not None:
+        return f"{current.title} has no draft yet; comment `/retry` to generate it."
+    if state.stage is Stage.COMPLETE:
+        if state.stories and all(s.status == "done" for s in state.stories):
+            return "every story is deployed."
+        if any(s.status in ("in-progress", "review") for s in state.stories):
+            return "review and merge the IaC pull requests in the target repositories."
+        return f"merge the planning PR{f' #{pr}' if pr else ''} to dispatch the stories."
+    return ""
+
+
+def render(
+    state: RequestState | None,
+    *,
+    request: str,
+    branch: str,
+    title: str,
+    blob_url: str,
+    pr: int | None = None,
+    run_url: str = "",
+    failure: Failure | None = None,
+    notice: str = "",
+) -> str:
+    """Markdown for the tracking comment; ``blob_url`` is ``{server}/{repo}/blob/{commit}``."""
+    from playbook.planning.prompts import render_package_template
+    from playbook.sanitize import cap, neutralize_for_github
+
+    phases = []
+    stories = []
+    total_tokens = "—"
+    total_cost = "$0.0000"
+    stage = "starting"
+    next_step = ""
+    allowed = ["/status", "/help"]
+    if state is not None:
+        for p in state.phases:
+            usage = p.usage
+            status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval"}.get(
+                p.status or "", "not started")
+            phases.append({
+                "icon": ICONS.get(p.status, "⏳"),
+                "title": p.title,
+                "link": f"{blob_url}/{p.path}" if p.exists else "",
+                "revision": f"r{p.revision}" if p.exists else "—",
+                "status": status,
+                "model": p.model or "",
+                "tokens": f"{usage.get('input_tokens', 0)} / {usage.get('output_tokens', 0)}" if p.exists else "",
+                "cost": f"${usage.get('cost_usd', 0):.4f}" if p.exists else "",
+            })
+        for s in state.stories:
+            prs = s.metadata.get("pull_requests") or []
+            stories.append({
+                "id": s.id, "title": s.title, "target": s.target, "status": s.status, "link": f"{blob_url}/{s.path}",
+                "prs": ", ".join(f"[{pr_['repo']}#{pr_['number']}]({pr_['url']})" for pr_ in prs) or "—",
+            })
+        total = state.usage
+        total_tokens = f"{int(total['input_tokens'])} / {int(total['output_tokens'])}"
+        total_cost = f"${total['cost_usd']:.4f}"
+        stage = state.stage.value
+        next_step = _next_step(state, pr)
+        allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch") else
+                   {"revise": "`/revise <feedback>`", "route": "`/route <story> infra|apps|both`",
+                    "dispatch": "`/dispatch [story]`"}[c] for c in allowed_commands(state.stage)]
+    body = render_package_template(
+        "tracking.md.j2",
+        marker=marker(request, branch),
+        title=neutralize_for_github(title),
+        phases=phases,
+        stories=[{**s, "title": neutralize_for_github(s["title"])} for s in stories],
+        total_tokens=total_tokens,
+        total_cost=total_cost,
+        failure=failure and Failure(failure.phase, neutralize_for_github(failure.reason),
+                                    neutralize_for_github(failure.fix)),
+        notice=neutralize_for_github(notice) if notice else "",
+        stage=stage,
+        next_step=next_step,
+        pr=pr,
+        run_url=run_url,
+        allowed=" · ".join(allowed),
+    )
+    return cap(body, BODY_LIMIT)
