@@ -74,7 +74,7 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
               help="The playbook checkout the story came from.")
 def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
     """Open or update the IaC pull request for a dev run, then report it on the playbook issue."""
-    from playbook.delivery.publish import run_publish
+    from playbook.intake.target_flow import run_publish
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
