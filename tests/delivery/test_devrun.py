@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO_ROOT, node_tool
-from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from playbook.adapters.claude_cli import ClaudeResult
 from playbook.cli import main
 from playbook.config import load_config
@@ -109,7 +109,8 @@ def test_dev_writes_the_stack_and_records_the_result(
     playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
 ) -> None:
     compose = repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml"
-    claude_env.script([tool_use("Write", {"file_path": str(compose), "content": "services:\n  pihole: {}\n"}),
+    claude_env.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml",
+                                          "content": "services:\n  pihole: {}\n"}),
                        text("Wrote stacks/dns-pihole/docker-compose.yml")])
     out = tmp_path / "out"
 
@@ -134,15 +135,15 @@ def test_dev_writes_the_stack_and_records_the_result(
 
 @pytest.mark.claude
 @needs_claude
-def test_dev_reverts_a_workflow_write_and_fails_the_policy(
+def test_dev_denies_a_workflow_write_and_an_edit_outside_the_story(
     playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
 ) -> None:
-    workflow = repo_dir / ".github" / "workflows" / "x.yml"
-    compose = repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml"
     claude_env.script([
-        tool_use("Write", {"file_path": str(workflow), "content": "on: push\njobs: {}\n"}),
-        tool_use("Write", {"file_path": str(compose), "content": "services: {}\n"}),
-        tool_use("Edit", {"file_path": str(repo_dir / "README.md"), "old_string": "apps", "new_string": "pwned"}),
+        tool_use("Write", {"file_path": f"{CWD}/.github/workflows/x.yml", "content": "on: push\njobs: {}\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml", "content": "services: {}\n"}),
+        tool_use("Read", {"file_path": f"{CWD}/README.md"}),
+        tool_use("Edit", {"file_path": f"{CWD}/README.md", "old_string": "apps", "new_string": "pwned"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/whoami/docker-compose.yml", "content": "pwned: {}\n"}),
         text("done"),
     ])
     out = tmp_path / "out"
@@ -151,11 +152,13 @@ def test_dev_reverts_a_workflow_write_and_fails_the_policy(
               "--out", str(out), "--kind", "apps")
 
     assert rc == 5
-    assert not workflow.exists() and not (repo_dir / ".github").exists()
+    assert not (repo_dir / ".github").exists()
     assert (repo_dir / "README.md").read_text() == "apps\n"
-    assert compose.exists()  # allowed work is kept
+    assert "EXAMPLE-MARKER" in (repo_dir / "stacks" / "whoami" / "docker-compose.yml").read_text()
+    assert (repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml").exists()  # allowed work is kept
     result = _result(out)
-    assert sorted(result["reverted"]) == [".github/workflows/x.yml", "README.md"]
+    assert result["denied"] == ["Write: .github/workflows/x.yml", "Edit: README.md",
+                                "Write: stacks/whoami/docker-compose.yml"]
     assert any(".github/" in v for v in result["violations"])
     assert result["files"] == ["stacks/dns-pihole/docker-compose.yml"]
     patch = (out / PATCH_FILE).read_text()
@@ -169,7 +172,7 @@ def test_dev_turn_limit_is_incomplete_and_keeps_the_files(
 ) -> None:
     (playbook_dir / "playbook.yaml").write_text(
         (playbook_dir / "playbook.yaml").read_text().replace("max_turns: 30", "max_turns: 2"))
-    claude_env.script([tool_use("Write", {"file_path": str(repo_dir / f"stacks/dns-pihole/f{i}.yml"),
+    claude_env.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/f{i}.yml",
                                           "content": f"n: {i}\n"}) for i in range(6)])
     out = tmp_path / "out"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 EXHAUSTED_TEXT = "(fake Anthropic API: the script has no more turns)"
+# In a scripted tool input, stands for the CLI's working directory as its system prompt states it
+# (a dev run works in a scratch copy whose path the test cannot know in advance).
+CWD = "{cwd}"
+_CWD_RE = re.compile(r"Primary working directory: ([^\n\\\"]+)")
 SIDE_TEXT = "ok"
 
 _ids = itertools.count(1)
@@ -207,7 +212,7 @@ class FakeAnthropicAPI:
                     return
                 main = is_main_conversation(self.path, body)
                 self._record(body, main)
-                turn = fake._next_turn() if main else text(SIDE_TEXT)
+                turn = _with_cwd(fake._next_turn(), body) if main else text(SIDE_TEXT)
                 if turn.error is not None:
                     self._json(turn.status, turn.error)
                 elif body.get("stream"):
@@ -227,6 +232,19 @@ class FakeAnthropicAPI:
                 self.wfile.write(data)
 
         return Handler
+
+
+def _with_cwd(turn: Turn, body: dict[str, Any]) -> Turn:
+    """``turn`` with every ``{cwd}`` in its tool inputs replaced by the request's working directory."""
+    encoded = json.dumps(turn.blocks)
+    if CWD not in encoded:
+        return turn
+    match = _CWD_RE.search(json.dumps(body))
+    if match is None:
+        return turn
+    cwd = json.dumps(match.group(1).strip())[1:-1]
+    return Turn(blocks=tuple(json.loads(encoded.replace(CWD, cwd))), stop_reason=turn.stop_reason,
+                status=turn.status, error=turn.error, sticky=turn.sticky, usage=turn.usage)
 
 
 def _flatten(content: Any) -> str:

@@ -15,6 +15,9 @@ from playbook.settings import Settings
 
 EXIT_INCOMPLETE = 1
 EXIT_POLICY = 5
+# What the agent must never reach on a runner: its home and temp, and the file-command files.
+PROTECTED_VARIABLES = ("HOME", "RUNNER_TEMP", "RUNNER_TOOL_CACHE", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH",
+                       "GITHUB_STEP_SUMMARY", "GITHUB_STATE", "GITHUB_EVENT_PATH")
 
 
 @click.command("dev")
@@ -30,11 +33,17 @@ EXIT_POLICY = 5
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dev-result"),
               show_default=True, help="Where result.json and changes.patch are written.")
 @click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
+@click.option("--agent-user", default=None, envvar="PLAYBOOK_AGENT_USER",
+              help="Run the CLI as this unprivileged user over a scratch copy (needs root).")
+@click.option("--playbook-repo", default=None, envvar="PLAYBOOK_REPO",
+              help="The playbook repository fixed by the caller workflow; a payload naming another is refused.")
 def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_dir: Path, kind: str | None,
-        out_dir: Path, model: str | None) -> int:
+        out_dir: Path, model: str | None, agent_user: str | None, playbook_repo: str | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
+    from playbook.adapters.agent_user import AgentUser
     from playbook.config import load_config
     from playbook.delivery.devrun import run_dev, story_path_from_event
+    from playbook.errors import PayloadError
 
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
@@ -44,11 +53,16 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
         if kind is not None and kind != payload["target"]:
             raise click.UsageError(f"--kind {kind} contradicts the event's target {payload['target']}")
         kind = payload["target"]
+        if playbook_repo and payload["playbook_repo"].lower() != playbook_repo.lower():
+            raise PayloadError("the bmad-story payload names another playbook repository than the workflow's",
+                               fix="dispatch stories only from the playbook repository set in bmad-story.yml")
     assert story is not None
     settings = Settings.from_env(os.environ, root=playbook_dir)
     config = load_config(playbook_dir)
     result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
-                     config=config, out_dir=out_dir, model=model, payload=payload)
+                     config=config, out_dir=out_dir, model=model, payload=payload,
+                     agent=AgentUser.lookup(agent_user) if agent_user else None,
+                     protected=tuple(Path(os.environ[name]) for name in PROTECTED_VARIABLES if os.environ.get(name)))
 
     click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
                f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
