@@ -1168,18 +1168,20 @@ class FakeGitHub:
     def _graphql(self, payload: dict, token: str, **_: Any) -> tuple:
         query = str(payload.get("query", ""))
         variables = payload.get("variables") or {}
-        if "markPullRequestReadyForReview" not in query:
-            return 200, {"errors": [{"message": "this fake only knows markPullRequestReadyForReview"}]}
+        mutations = {"markPullRequestReadyForReview": False, "convertPullRequestToDraft": True}
+        name = next((m for m in mutations if m in query), None)
+        if name is None:
+            return 200, {"errors": [{"message": "this fake only knows " + " and ".join(mutations)}]}
         node_id = (variables.get("input") or {}).get("pullRequestId")
         for repo in self.repos.values():
             for pull in repo.pulls.values():
                 if pull.node_id == node_id:
                     if repo.tokens is not None and token not in repo.tokens:
                         raise ApiError(401, "Bad credentials")
-                    pull.draft = False
+                    pull.draft = mutations[name]
                     mutation_id = (variables.get("input") or {}).get("clientMutationId")
-                    return 200, {"data": {"markPullRequestReadyForReview": {
-                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": False}}}}
-        return 200, {"data": {"markPullRequestReadyForReview": None}, "errors": [{
-            "type": "NOT_FOUND", "path": ["markPullRequestReadyForReview"], "locations": [{"line": 1, "column": 1}],
+                    return 200, {"data": {name: {
+                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": pull.draft}}}}
+        return 200, {"data": {name: None}, "errors": [{
+            "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
             "message": f"Could not resolve to a node with the global id of '{node_id}'"}]}

@@ -423,6 +423,10 @@ class GitHubForge:
         with self._errors(f"marking pull request #{pull.number} ready for review", "pull-requests"):
             self._repo.get_pull(pull.number).mark_ready_for_review()
 
+    def mark_draft(self, pull: PullRequest) -> None:
+        with self._errors(f"turning pull request #{pull.number} back into a draft", "pull-requests"):
+            self._repo.get_pull(pull.number).convert_to_draft()
+
     def pull_files(self, number: int) -> list[str]:
         with self._errors(f"listing files of pull request #{number}", "pull-requests"):
             return [f.filename for f in self._repo.get_pull(number).get_files()]

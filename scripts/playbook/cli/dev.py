@@ -42,8 +42,8 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
     """Run the Claude Code CLI on one story, then apply the diff policy."""
     from playbook.adapters.agent_user import AgentUser
     from playbook.config import load_config
-    from playbook.delivery.devrun import run_dev, story_path_from_event
-    from playbook.errors import PayloadError
+    from playbook.delivery.devrun import run_dev, story_path_from_event, write_failure
+    from playbook.errors import PayloadError, PlaybookError
 
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
@@ -59,10 +59,15 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
     assert story is not None
     settings = Settings.from_env(os.environ, root=playbook_dir)
     config = load_config(playbook_dir)
-    result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
-                     config=config, out_dir=out_dir, model=model, payload=payload,
-                     agent=AgentUser.lookup(agent_user) if agent_user else None,
-                     protected=tuple(Path(os.environ[name]) for name in PROTECTED_VARIABLES if os.environ.get(name)))
+    try:
+        result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
+                         settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
+                         agent=AgentUser.lookup(agent_user) if agent_user else None,
+                         protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
+    except PlaybookError as exc:
+        # The publish step reports this on the playbook issue: the cause, never a stack trace.
+        write_failure(out_dir, payload, exc)
+        raise
 
     click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
                f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
@@ -92,6 +97,6 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
-                          playbook_dir=playbook_dir.resolve())
+                          playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
     click.echo(outcome.message)
     return 0 if outcome.pull is not None else 1

@@ -341,7 +341,7 @@ def _run_in_scratch(
             reverted.append(change.path)
             violations += [f"{p} (reverted)" for p in problems]
     denied = tuple(_denial(d, work) for d in claude.permission_denials)
-    violations += [f"{d}: refused by the CLI's permission rules (outside the story's paths)" for d in denied]
+    violations += [f"{d}: refused by the CLI's permission rules" for d in denied]
     refused: list[str] = []
     for change in diffpolicy.collect_changes(work):
         findings = _secret_findings(work, change)
@@ -412,6 +412,20 @@ def result_record(result: DevResult, *, story_path: str) -> dict[str, Any]:
         "violations": list(result.violations),
         "payload": dict(result.payload) if result.payload is not None else None,
     }
+
+
+def write_failure(out_dir: Path, payload: Mapping[str, Any] | None, error: Exception) -> None:
+    """result.json for a run that never finished: what failed and the fix, for the owner."""
+    from playbook.errors import PlaybookError
+
+    cause = error.message if isinstance(error, PlaybookError) else type(error).__name__
+    fix = getattr(error, "fix", None)
+    violations = list(getattr(error, "violations", None) or [])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / RESULT_FILE, {
+        "schema_version": RESULT_SCHEMA_VERSION, "failed": f"{cause}" + (f" (fix: {fix})" if fix else ""),
+        "violations": violations, "payload": dict(payload) if payload is not None else None,
+    })
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

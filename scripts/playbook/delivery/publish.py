@@ -113,7 +113,10 @@ def publish(
     forge: Forge,
     make_workspace: Callable[[str, str], Workspace],
     server_url: str = "https://github.com",
+    playbook_repo: str | None = None,
 ) -> Published:
+    """Publish one dev run. ``playbook_repo`` is the repository fixed by the caller workflow: a
+    result whose payload names another is refused before anything is written or sent."""
     from playbook.delivery.dispatch import story_branch
     from playbook.delivery.payloads import safe_story_path, validate_story_payload
     from playbook.planning.prompts import render_package_template
@@ -121,23 +124,35 @@ def publish(
 
     result = load_result(result_dir)
     payload = validate_story_payload(result.get("payload"))
+    if playbook_repo and payload["playbook_repo"].lower() != playbook_repo.lower():
+        raise PolicyError("the dev result names another playbook repository than the workflow's; nothing was published",
+                          fix="dispatch stories only from the playbook repository set in bmad-story.yml")
+    if result.get("failed"):
+        return Published(None, None, True, 0, f"failed: {result['failed']}", payload)
     story_file = safe_story_path(playbook_dir, payload["story_path"])
     story = artifacts.load_story(story_file)
     story = artifacts.Story(**{**story.__dict__, "path": payload["story_path"]})
     kind = payload["target"]
     apply_patch(repo_dir, result_dir / "changes.patch")
     files = changed_files(repo_dir, config, kind)
+    secrets = secret_findings(files)
+    for path in {f.path for f in secrets}:
+        files.pop(path, None)  # never committed, whatever the dev step let through
+    refused = sorted({*(str(r) for r in result.get("refused") or []), *(f.path for f in secrets)})
     if not files:
-        return Published(None, None, True, 0, f"story {story.id}: the dev run changed nothing; no pull request", payload)
+        reason = result.get("incomplete_reason") or "the dev run changed nothing"
+        if refused:
+            reason = f"every change was refused by the patch policy ({', '.join(refused)})"
+        return Published(None, None, True, 0, f"story {story.id}: {reason}; no pull request", payload)
     findings, checked = run_checks(repo_dir, files, kind)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
-    violations = [str(v) for v in result.get("violations") or []]
+    violations = [str(v) for v in result.get("violations") or []] + [f"{f} (refused: never committed)" for f in secrets]
     if violations:
         reverted = "; ".join(violations)[:1000]
         incomplete = f"{incomplete + '; ' if incomplete else ''}the diff policy reverted changes ({reverted})"
     branch = story_branch(payload["story_path"], story.id)
-    title = f"bmad: story {story.id} — {story.title}"[:250]
+    title = neutralize_for_github(f"bmad: story {story.id} — {story.title}".replace("\n", " "))[:250]
     base = forge.default_branch()
     commit = make_workspace(branch, base).commit(
         files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
@@ -150,7 +165,7 @@ def publish(
                "acceptance_criteria": [neutralize_for_github(a) for a in story.acceptance_criteria]},
         playbook_repo=payload["playbook_repo"],
         merge_sha=payload["merge_sha"],
-        checks=[{"severity": f.severity, "rule": f.rule, "file": f.file, "line": f.line,
+        checks=[{"severity": f.severity, "rule": f.rule, "file": _relative(f.file, repo_dir), "line": f.line,
                  "message": neutralize_for_github(f.message)} for f in findings],
         checked=checked,
         related=payload.get("related") or [],
@@ -163,26 +178,64 @@ def publish(
         cost=float(result.get("cost_usd") or 0.0),
         subtype=result.get("subtype") or "offline",
         files=sorted(files),
+        refused=refused,
     )
     body = cap(body, 60_000)
     draft = bool(incomplete or errors)
     pull = forge.find_pull(branch)
     if pull is None:
         pull = forge.create_pull(branch, base, title, body, draft)
-    elif pull.body != body or pull.title != title:
-        forge.update_pull(pull.number, title=title, body=body)
+    else:
+        if pull.body != body or pull.title != title:
+            forge.update_pull(pull.number, title=title, body=body)
+        converge_draft(forge, pull, draft)
     note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
-            f"{len(errors)} check errors)")
+            f"{len(errors)} check errors)" + (f"; {incomplete}" if incomplete else ""))
     return Published(pull, commit, draft, len(findings), note, payload)
 
 
-def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest, target_repo: str,
-                draft: bool) -> None:
-    """One comment per story and target on the playbook issue, edited in place on re-runs."""
+def converge_draft(forge: Forge, pull: PullRequest, draft: bool) -> None:
+    """A re-run decides the PR's state: failing or incomplete → draft again; clean → ready."""
+    if draft and not pull.draft:
+        forge.mark_draft(pull)
+    elif not draft and pull.draft:
+        forge.mark_ready(pull)
+
+
+def secret_findings(files: dict[str, str | None]) -> list[Any]:
+    from playbook.delivery.secretscan import scan_files
+
+    return scan_files(files)
+
+
+def _relative(path: str, repo_dir: Path) -> str:
+    """A finding's file as a repo-relative path (never the runner's absolute path)."""
+    try:
+        return Path(path).resolve().relative_to(repo_dir.resolve()).as_posix() if Path(path).is_absolute() else path
+    except ValueError:
+        return Path(path).name
+
+
+def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest | None, target_repo: str,
+                draft: bool, message: str = "") -> None:
+    """One comment per story and target on the playbook issue, edited in place on re-runs.
+
+    Every outcome is reported: the PR (ready, or a draft and why), nothing to do, a refusal or a
+    failure with its cause. ``message`` is our own text about model output; it is neutralised.
+    """
+    from playbook.sanitize import cap, neutralize_for_github
+
     marker = ISSUE_MARKER.format(path=payload["story_path"], target=payload["target"])
-    state = "a draft (incomplete or failing checks)" if draft else "ready for review"
-    body = (f"{marker}\nStory `{payload['story_path'].rsplit('/', 1)[-1]}` → {target_repo}#{pull.number} "
-            f"is {state}: {pull.html_url}")
+    name = payload["story_path"].rsplit("/", 1)[-1]
+    if pull is not None:
+        state = "a draft (incomplete or failing checks)" if draft else "ready for review"
+        body = f"{marker}\nStory `{name}` → {target_repo}#{pull.number} is {state}: {pull.html_url}"
+        if draft and message:
+            body += f"\n\nWhy a draft: {neutralize_for_github(message)}"
+    else:
+        body = (f"{marker}\nStory `{name}` in {target_repo}: no pull request. "
+                f"{neutralize_for_github(message)}\n\nRetry with `/dispatch {name.removesuffix('.md')}`.")
+    body = cap(body, 60_000)
     # Matched by marker alone: the token may belong to a person, and the comment is only ever
     # overwritten with our own text, never read for decisions.
     for comment in playbook_forge.list_comments(payload["issue"]):

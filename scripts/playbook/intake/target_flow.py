@@ -16,7 +16,8 @@ from playbook.errors import PolicyError
 from playbook.ports import Forge, Workspace
 
 
-def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir: Path) -> Published:
+def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir: Path,
+                playbook_repo: str | None = None) -> Published:
     """Wire the real adapters: the target repo with GITHUB_TOKEN, the playbook repo with BMAD_PLAYBOOK_TOKEN."""
     from playbook.adapters.github import GitHubForge, GitHubWorkspace
     from playbook.config import load_config
@@ -30,15 +31,17 @@ def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir
     outcome = publish(
         result_dir=result_dir, repo_dir=repo_dir, playbook_dir=playbook_dir, config=config, forge=forge,
         make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
-        server_url=settings.github_server_url,
+        server_url=settings.github_server_url, playbook_repo=playbook_repo,
     )
-    if outcome.pull is None:
-        return outcome
     playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
     payload = outcome.payload
-    playbook_forge = GitHubForge(payload["playbook_repo"], playbook_token, base_url=settings.github_api_url,
-                                 token_variable="BMAD_PLAYBOOK_TOKEN")
-    report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft)
+    # The token goes to the configured repository; publish refused a payload naming another.
+    playbook_forge = GitHubForge(playbook_repo or payload["playbook_repo"], playbook_token,
+                                 base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
+    report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft,
+                message=outcome.message)
+    if outcome.pull is None:
+        return outcome
     base = playbook_forge.default_branch()
     playbook_ws = GitHubWorkspace(playbook_forge, base, base_branch=base)
     record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo)
