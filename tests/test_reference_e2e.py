@@ -143,6 +143,18 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert _main(["publish", "--result", str(out), "--repo-dir", str(rerun), "--playbook-dir", str(playbook_dir)]) == 0
     assert len(fake_github.pulls(apps_repo)) == 1
     assert [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c] == links
+    # a re-run whose result is still flagged turns a PR someone marked ready back into a draft
+    fake_github.repos[apps_repo].pulls[pull["number"]].draft = False
+    again = _checkout(tmp_path / "apps-publish-third", apps_files)
+    assert _main(["publish", "--result", str(out), "--repo-dir", str(again), "--playbook-dir", str(playbook_dir)]) == 0
+    assert fake_github.repos[apps_repo].pulls[pull["number"]].draft is True
+    # the workflow fixes the playbook repo: a result naming another is refused, no token goes there
+    monkeypatch.setenv("PLAYBOOK_REPO", "mallory/evil-playbook")
+    forged = _checkout(tmp_path / "apps-publish-forged", apps_files)
+    before = fake_github.comments(REPO, issue)
+    assert _main(["publish", "--result", str(out), "--repo-dir", str(forged), "--playbook-dir", str(playbook_dir)]) != 0
+    assert fake_github.comments(REPO, issue) == before and len(fake_github.pulls(apps_repo)) == 1
+    monkeypatch.setenv("PLAYBOOK_REPO", REPO)
 
     # 5. every convention holds on what landed
     landed = _checkout(tmp_path / "apps-landed", branch_files)

@@ -314,3 +314,63 @@ def test_a_changed_git_config_is_restored_and_reported(playbook_dir: Path, repo_
     assert any(".git/config" in v for v in result.violations)
     assert result.files == ("stacks/dns-pihole/docker-compose.yml",)
     assert (tmp_path / "out" / PROMPT_FILE).is_file()
+
+
+@pytest.mark.claude
+@needs_claude
+def test_secret_files_and_credentials_in_the_patch_are_refused_and_named(
+    playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
+) -> None:
+    token = "ghp_" + "Zx9Qw2Er7Ty4Ui1Op3As6Df8Gh0Jk5Lz2Xc9"
+    claude_env.script([
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/.env", "content": "WEBPASSWORD=hunter2-real\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/tls.key", "content": "-----BEGIN PRIVATE KEY-----\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/config.yml", "content": f"github_token: {token}\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/app.yml",
+                           "content": "api_secret: 'q8F!zR2#vL9$wX4@kP7^'\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml", "content": "services: {}\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/.env.sample", "content": "WEBPASSWORD=change-me\n"}),
+        text("done"),
+    ])
+    out = tmp_path / "out"
+
+    rc = _dev("--story", STORY_REL, "--playbook-dir", str(playbook_dir), "--repo-dir", str(repo_dir),
+              "--out", str(out))
+
+    assert rc == 5
+    result = _result(out)
+    # The CLI's own rules already refuse secret file names; content is caught by the patch policy.
+    assert result["denied"] == ["Write: stacks/dns-pihole/.env", "Write: stacks/dns-pihole/tls.key"]
+    assert sorted(result["refused"]) == ["stacks/dns-pihole/app.yml", "stacks/dns-pihole/config.yml"]
+    assert sorted(result["files"]) == ["stacks/dns-pihole/.env.sample", "stacks/dns-pihole/docker-compose.yml"]
+    patch = (out / PATCH_FILE).read_text()
+    everything = patch + json.dumps(result)
+    for value in ("hunter2-real", token, "q8F!zR2", "BEGIN PRIVATE KEY"):
+        assert value not in everything
+    assert any("GitHub Token" in v for v in result["violations"])
+    assert any("secret-named key api_secret" in v for v in result["violations"])
+    assert not (repo_dir / "stacks" / "dns-pihole" / ".env").exists()
+    # The untracked .env of another stack was never copied where the agent works.
+    assert SECRET_IN_ENV_FILE not in json.dumps([r.body for r in claude_env.requests])
+
+
+def test_secret_files_written_past_the_cli_are_refused_by_the_patch_policy(
+    playbook_dir: Path, repo_dir: Path, tmp_path: Path
+) -> None:
+    def hostile(prompt: str, *, cwd: Path, **_: Any) -> ClaudeResult:
+        stack = cwd / "stacks" / "dns-pihole"
+        stack.mkdir(parents=True)
+        (stack / ".env").write_text("WEBPASSWORD=hunter2-real\n")
+        (stack / "kubeconfig").write_text("apiVersion: v1\n")
+        (stack / "docker-compose.yml").write_text("services: {}\n")
+        return ClaudeResult(subtype="success", is_error=False, result="ok", session_id="s", num_turns=1,
+                            total_cost_usd=0.0, usage=Usage(), returncode=0)
+
+    result = run_dev(story_path=Path(STORY_REL), playbook_dir=playbook_dir, repo_dir=repo_dir, kind=None,
+                     settings=_settings(tmp_path), config=load_config(playbook_dir), out_dir=tmp_path / "out",
+                     runner=hostile)
+
+    assert sorted(result.refused) == ["stacks/dns-pihole/.env", "stacks/dns-pihole/kubeconfig"]
+    assert result.files == ("stacks/dns-pihole/docker-compose.yml",)
+    assert "hunter2" not in (tmp_path / "out" / PATCH_FILE).read_text() + json.dumps(result.violations)
+    assert not (repo_dir / "stacks" / "dns-pihole" / ".env").exists()

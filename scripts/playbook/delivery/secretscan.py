@@ -34,7 +34,7 @@ NOISY_PLUGINS = frozenset({"KeywordDetector", "Base64HighEntropyString", "HexHig
 ANTHROPIC_KEY_RE = re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}")
 ASSIGNMENT_RE = re.compile(
     r"""(?ix)(?P<key>[a-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|
-    client[_-]?secret|auth)[a-z0-9_.-]*)["']?\s*[:=]\s*["']?(?P<value>[^\s"'#,;]+)""")
+    client[_-]?secret|auth)[a-z0-9_.-]*)["']?\s*[:=]\s*(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<bare>[^\s"'#,;]+))""")
 PLACEHOLDER_RE = re.compile(r"(?i)^(\$\{?|\{\{|<|%\(|!vault|change[-_]?me|example|placeholder|xxx+|\*+|redacted)")
 MIN_SECRET_LENGTH = 16
 MIN_ENTROPY_BITS = 3.5  # per character; a random base64 token is ~5-6, English words ~2.5-3
@@ -89,7 +89,7 @@ def scan_text(path: str, text: str) -> list[Finding]:
             if ANTHROPIC_KEY_RE.search(line):
                 rules.add("credential format: Anthropic API key")
             for match in ASSIGNMENT_RE.finditer(line):
-                value = match["value"]
+                value = match["dq"] or match["sq"] or match["bare"] or ""
                 if (len(value) >= MIN_SECRET_LENGTH and not PLACEHOLDER_RE.match(value)
                         and entropy(value) >= MIN_ENTROPY_BITS):
                     rules.add(f"high-entropy value for secret-named key {match['key']}")
