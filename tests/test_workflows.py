@@ -285,3 +285,17 @@ def test_actionlint_runner_reports_problems(tmp_path):
     done = policy.run_actionlint(bad)
     assert done.returncode == 1
     assert "potentially untrusted" in done.stdout
+
+
+def test_source_job_refuses_unbound_payloads_and_skips_published_ones_before_the_agent():
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    source = jobs["source"]
+    assert source["permissions"] == {"pull-requests": "read"}
+    (receive,) = [s for s in source["steps"] if s.get("id") == "receive"]
+    assert receive["run"].startswith("playbook receive ")
+    assert receive["env"]["PLAYBOOK_REPO"] == "${{ inputs.playbook-repo }}"
+    checkout = source["steps"][0]["with"]
+    assert checkout["repository"] == "${{ inputs.playbook-repo }}"  # never the payload's repo
+    assert source["outputs"]["skip"] == "${{ steps.receive.outputs.skip }}"
+    assert "needs.source.outputs.skip != 'true'" in condition(jobs["dev"])
+    assert "needs.source.outputs.skip != 'true'" in condition(jobs["publish"])

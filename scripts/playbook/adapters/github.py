@@ -350,6 +350,11 @@ class GitHubForge:
             return None
         return str(data["object"]["sha"])
 
+    def commit_parents(self, sha: str) -> list[str]:
+        with self._errors(f"reading commit {sha[:12]}"):
+            data = self._request("GET", self._url(f"/git/commits/{urllib.parse.quote(sha)}"))
+        return [str(p["sha"]) for p in data.get("parents") or []]
+
     def create_branch(self, branch: str, sha: str) -> None:
         with self._errors(f"creating branch {branch}"):
             self._request("POST", self._url("/git/refs"), input={"ref": f"refs/heads/{branch}", "sha": sha})

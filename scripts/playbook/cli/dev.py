@@ -100,3 +100,28 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
                           playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
     click.echo(outcome.message)
     return 0 if outcome.pull is not None else 1
+
+
+@click.command("receive")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The repository_dispatch (bmad-story) event.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="The playbook checkout at the payload's merge_sha.")
+@click.option("--playbook-repo", required=True, envvar="PLAYBOOK_REPO",
+              help="The playbook repository fixed by the caller workflow.")
+def receive(event_file: Path, playbook_dir: Path, playbook_repo: str) -> int:
+    """Refuse a bmad-story not bound to config; exit 0 with `skip=true` output when already published."""
+    from playbook.intake.target_flow import run_receive
+
+    settings = Settings.from_env(os.environ, root=playbook_dir)
+    receipt = run_receive(settings, event_file=event_file, playbook_dir=playbook_dir.resolve(),
+                          playbook_repo=playbook_repo)
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:  # a fixed value, never payload text
+            handle.write(f"skip={'true' if receipt.skip else 'false'}\n")
+    if receipt.published is not None:
+        click.echo(f"story {receipt.story.id}: already published as PR #{receipt.published.number}; skipping")
+    else:
+        click.echo(f"story {receipt.story.id}: accepted")
+    return 0

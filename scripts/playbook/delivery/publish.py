@@ -230,8 +230,8 @@ def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullReq
     if pull is not None:
         state = "a draft (incomplete or failing checks)" if draft else "ready for review"
         body = f"{marker}\nStory `{name}` → {target_repo}#{pull.number} is {state}: {pull.html_url}"
-        if draft and message:
-            body += f"\n\nWhy a draft: {neutralize_for_github(message)}"
+        if message:
+            body += f"\n\n{'Why a draft' if draft else 'Note'}: {neutralize_for_github(message)}"
     else:
         body = (f"{marker}\nStory `{name}` in {target_repo}: no pull request. "
                 f"{neutralize_for_github(message)}\n\nRetry with `/dispatch {name.removesuffix('.md')}`.")
