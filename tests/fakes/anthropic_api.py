@@ -45,6 +45,7 @@ class Turn:
     status: int = 200
     error: dict[str, Any] | None = None
     sticky: bool = False  # answered to every later request too (the CLI retries errors)
+    stall: float = 0.0  # seconds to hold the request open first (a hung API), cut short by close()
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 120, "output_tokens": 30})
 
 
@@ -60,6 +61,11 @@ def tool_use(name: str, tool_input: dict[str, Any], *, preface: str = "") -> Tur
         blocks.append({"type": "text", "text": preface})
     blocks.append({"type": "tool_use", "id": f"toolu_fake{next(_ids):04d}", "name": name, "input": tool_input})
     return Turn(blocks=tuple(blocks), stop_reason="tool_use")
+
+
+def hang(seconds: float = 60.0) -> Turn:
+    """A request the API never answers in time: the CLI waits until its caller's timeout."""
+    return Turn(blocks=({"type": "text", "text": "too late"},), stall=seconds, sticky=True)
 
 
 def api_error(status: int, message: str, error_type: str = "invalid_request_error") -> Turn:
@@ -95,6 +101,7 @@ class FakeAnthropicAPI:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._turns: list[Turn] = []
         self.requests: list[Recorded] = []
         self.exhausted = 0  # main-conversation requests that found the script empty
@@ -141,6 +148,7 @@ class FakeAnthropicAPI:
         return list(seen.values())
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -213,6 +221,8 @@ class FakeAnthropicAPI:
                 main = is_main_conversation(self.path, body)
                 self._record(body, main)
                 turn = _with_cwd(fake._next_turn(), body) if main else text(SIDE_TEXT)
+                if turn.stall and fake._closing.wait(turn.stall):
+                    return
                 if turn.error is not None:
                     self._json(turn.status, turn.error)
                 elif body.get("stream"):
@@ -244,7 +254,7 @@ def _with_cwd(turn: Turn, body: dict[str, Any]) -> Turn:
         return turn
     cwd = json.dumps(match.group(1).strip())[1:-1]
     return Turn(blocks=tuple(json.loads(encoded.replace(CWD, cwd))), stop_reason=turn.stop_reason,
-                status=turn.status, error=turn.error, sticky=turn.sticky, usage=turn.usage)
+                status=turn.status, error=turn.error, sticky=turn.sticky, stall=turn.stall, usage=turn.usage)
 
 
 def _flatten(content: Any) -> str:

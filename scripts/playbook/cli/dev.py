@@ -57,9 +57,9 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
             raise PayloadError("the bmad-story payload names another playbook repository than the workflow's",
                                fix="dispatch stories only from the playbook repository set in bmad-story.yml")
     assert story is not None
-    settings = Settings.from_env(os.environ, root=playbook_dir)
-    config = load_config(playbook_dir)
     try:
+        settings = Settings.from_env(os.environ, root=playbook_dir)
+        config = load_config(playbook_dir)
         result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
                          settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
                          agent=AgentUser.lookup(agent_user) if agent_user else None,

@@ -344,7 +344,7 @@ def _run_in_scratch(
     violations += [f"{d}: refused by the CLI's permission rules" for d in denied]
     refused: list[str] = []
     for change in diffpolicy.collect_changes(work):
-        findings = _secret_findings(work, change)
+        findings = _secret_findings(work, change, config.dev.max_file_bytes)
         if findings:
             diffpolicy.revert(work, change)
             refused.append(change.path)
@@ -362,13 +362,13 @@ def _run_in_scratch(
     return result
 
 
-def _secret_findings(work: Path, change: diffpolicy.Change) -> list[str]:
+def _secret_findings(work: Path, change: diffpolicy.Change, max_file_bytes: int) -> list[str]:
     rule = secretscan.is_secret_file(change.path)
     if rule:
         return [f"{change.path}: {rule}"]
     target = work / change.path
-    if change.deleted or change.is_symlink or not target.is_file():
-        return []
+    if change.deleted or change.is_symlink or not target.is_file() or change.size > max_file_bytes:
+        return []  # an over-cap file fails the run as a whole and is never published
     try:
         text = target.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -33,6 +33,8 @@ class Published:
     findings: int
     message: str
     payload: dict[str, Any]
+    outcome: str = "ready"  # one of artifacts.DEV_OUTCOMES
+    reason: str = ""  # why a draft, a refusal or a failure: shown on the issue and in the tracking comment
 
 
 def pr_marker(payload: dict[str, Any]) -> str:
@@ -74,12 +76,12 @@ def apply_patch(repo_dir: Path, patch: Path) -> None:
         gitlib.git(repo_dir, "apply", "--index", "--whitespace=nowarn", str(patch))
 
 
-def changed_files(repo_dir: Path, config: Config, kind: str) -> dict[str, str | None]:
-    """The applied change as {path: text or None}, after the diff policy passed."""
-    from playbook.delivery.diffpolicy import check_changes, collect_changes
+def changed_files(repo_dir: Path, config: Config, kind: str, service: str) -> dict[str, str | None]:
+    """The applied change as {path: text or None}, after the diff policy (the story's own paths) passed."""
+    from playbook.delivery.diffpolicy import check_changes, collect_changes, story_paths
 
     changes = collect_changes(repo_dir)
-    violations = check_changes(changes, kind=kind, allowed_prefixes=config.target(kind).paths,
+    violations = check_changes(changes, kind=kind, allowed_prefixes=story_paths(kind, service, config.target(kind).paths),
                                max_files=config.dev.max_files, max_file_bytes=config.dev.max_file_bytes)
     if violations:
         raise PolicyError("the change breaks the diff policy; nothing was published", violations=violations,
@@ -128,22 +130,31 @@ def publish(
         raise PolicyError("the dev result names another playbook repository than the workflow's; nothing was published",
                           fix="dispatch stories only from the playbook repository set in bmad-story.yml")
     if result.get("failed"):
-        return Published(None, None, True, 0, f"failed: {result['failed']}", payload)
+        cause = str(result["failed"])
+        return Published(None, None, True, 0, f"the dev run failed: {cause}", payload, "failed", cause)
     story_file = safe_story_path(playbook_dir, payload["story_path"])
     story = artifacts.load_story(story_file)
     story = artifacts.Story(**{**story.__dict__, "path": payload["story_path"]})
     kind = payload["target"]
     apply_patch(repo_dir, result_dir / "changes.patch")
-    files = changed_files(repo_dir, config, kind)
+    try:
+        files = changed_files(repo_dir, config, kind, story.service)
+    except PolicyError as exc:  # over the caps, or a path the dev step should have reverted
+        reason = "the change breaks the diff policy: " + "; ".join(exc.violations)[:500]
+        return Published(None, None, True, 0, f"story {story.id}: {reason}", payload, "refused", reason)
     secrets = secret_findings(files)
     for path in {f.path for f in secrets}:
         files.pop(path, None)  # never committed, whatever the dev step let through
     refused = sorted({*(str(r) for r in result.get("refused") or []), *(f.path for f in secrets)})
     if not files:
-        reason = result.get("incomplete_reason") or "the dev run changed nothing"
-        if refused:
-            reason = f"every change was refused by the patch policy ({', '.join(refused)})"
-        return Published(None, None, True, 0, f"story {story.id}: {reason}; no pull request", payload)
+        outcome, reason = "nothing to do", "the dev run changed nothing"
+        if result.get("incomplete_reason"):
+            outcome, reason = "failed", f"the dev run did not finish ({result['incomplete_reason']})"
+        if refused or result.get("violations"):
+            outcome = "refused"
+            reason = "every change was refused by the policy: " + "; ".join(
+                [str(v) for v in result.get("violations") or []] + [str(f) for f in secrets])[:500]
+        return Published(None, None, True, 0, f"story {story.id}: {reason}", payload, outcome, reason[:600])
     findings, checked = run_checks(repo_dir, files, kind)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
@@ -189,9 +200,10 @@ def publish(
         if pull.body != body or pull.title != title:
             forge.update_pull(pull.number, title=title, body=body)
         converge_draft(forge, pull, draft)
+    why = "; ".join(filter(None, [str(incomplete or ""), f"{len(errors)} check errors" if errors else ""]))
     note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
             f"{len(errors)} check errors)" + (f"; {incomplete}" if incomplete else ""))
-    return Published(pull, commit, draft, len(findings), note, payload)
+    return Published(pull, commit, draft, len(findings), note, payload, "draft" if draft else "ready", why[:600])
 
 
 def converge_draft(forge: Forge, pull: PullRequest, draft: bool) -> None:
@@ -246,18 +258,28 @@ def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullReq
     playbook_forge.create_comment(payload["issue"], body)
 
 
-def record_review(playbook_workspace: Workspace, *, payload: dict[str, Any], pull: PullRequest, target_repo: str) -> None:
-    """Story → review with the PR recorded (human edits to other fields stay)."""
+def record_review(playbook_workspace: Workspace, *, payload: dict[str, Any], pull: PullRequest | None,
+                  target_repo: str, outcome: str = "ready", reason: str = "") -> None:
+    """The run's outcome on the story, in one commit: the PR and status ``review`` when there is a
+    PR, and ``dev_runs`` (shown in the tracking comment) always. Without a PR the status stays
+    dispatchable, so `/dispatch <story>` retries it. Human edits to other fields stay."""
     from playbook.planning.pipeline import update_stories
 
     text = playbook_workspace.read(payload["story_path"])
     if text is None:
         return
     story = artifacts.story_from_text(text, path=payload["story_path"])
-    prs = [p for p in (story.metadata.get("pull_requests") or []) if p["repo"] != target_repo]
-    prs.append({"target": payload["target"], "repo": target_repo, "number": pull.number, "url": pull.html_url,
-                "merged": False})
-    status = "review" if story.status in ("ready-for-dev", "in-progress") else story.status
-    if story.metadata.get("pull_requests") != prs or story.status != status:
-        update_stories(playbook_workspace, {story.path: {"pull_requests": prs, "status": status}},
-                       f"bmad: story {story.id} in review as {target_repo}#{pull.number}")
+    changes: dict[str, Any] = {}
+    if pull is not None:
+        prs = [p for p in (story.metadata.get("pull_requests") or []) if p["repo"] != target_repo]
+        prs.append({"target": payload["target"], "repo": target_repo, "number": pull.number, "url": pull.html_url,
+                    "merged": False})
+        changes["pull_requests"] = prs
+        changes["status"] = "review" if story.status in ("ready-for-dev", "in-progress") else story.status
+    run = {"target": payload["target"], "outcome": outcome, **({"reason": reason[:600]} if reason else {})}
+    runs = [r for r in (story.metadata.get("dev_runs") or []) if r.get("target") != payload["target"]] + [run]
+    changes["dev_runs"] = runs
+    changes = {k: v for k, v in changes.items() if story.metadata.get(k) != v}
+    if changes:
+        where = f"in review as {target_repo}#{pull.number}" if pull is not None else f"dev run {outcome} in {target_repo}"
+        update_stories(playbook_workspace, {story.path: changes}, f"bmad: story {story.id} {where}")

@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 SECRET_NAMES = frozenset({
     ".env", "terraform.tfvars", "secrets.yml", "secrets.yaml", "vault.yml", "vault.yaml", ".netrc",
@@ -33,10 +34,13 @@ NOISY_PLUGINS = frozenset({"KeywordDetector", "Base64HighEntropyString", "HexHig
 
 ANTHROPIC_KEY_RE = re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}")
 ASSIGNMENT_RE = re.compile(
-    r"""(?ix)(?P<key>[a-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|
-    client[_-]?secret|auth)[a-z0-9_.-]*)["']?\s*[:=]\s*(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<bare>[^\s"'#,;]+))""")
+    r"""(?ix)(?P<key>[a-z0-9_.-]{0,40}(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|
+    client[_-]?secret|auth)[a-z0-9_.-]{0,40})["']?\s*[:=]\s*(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<bare>[^\s"'#,;]+))""")
 PLACEHOLDER_RE = re.compile(r"(?i)^(\$\{?|\{\{|<|%\(|!vault|change[-_]?me|example|placeholder|xxx+|\*+|redacted)")
 MIN_SECRET_LENGTH = 16
+# Long lines are scanned in overlapping windows: every token format is far shorter than the overlap,
+# and no regex ever sees more than a window (a minified or generated line cannot stall the scan).
+WINDOW, OVERLAP = 2000, 400
 MIN_ENTROPY_BITS = 3.5  # per character; a random base64 token is ~5-6, English words ~2.5-3
 
 
@@ -85,16 +89,28 @@ def scan_text(path: str, text: str) -> list[Finding]:
     findings: list[Finding] = []
     with transient_settings({"plugins_used": _token_plugins()}):
         for number, line in enumerate(text.splitlines(), 1):
-            rules = {f"credential format: {secret.type}" for secret in scan_line(line)}
-            if ANTHROPIC_KEY_RE.search(line):
-                rules.add("credential format: Anthropic API key")
-            for match in ASSIGNMENT_RE.finditer(line):
-                value = match["dq"] or match["sq"] or match["bare"] or ""
-                if (len(value) >= MIN_SECRET_LENGTH and not PLACEHOLDER_RE.match(value)
-                        and entropy(value) >= MIN_ENTROPY_BITS):
-                    rules.add(f"high-entropy value for secret-named key {match['key']}")
+            rules: set[str] = set()
+            for window in _windows(line):
+                rules |= _line_rules(window, scan_line)
             findings += [Finding(path, number, rule) for rule in sorted(rules)]
     return findings
+
+
+def _windows(line: str) -> list[str]:
+    if len(line) <= WINDOW:
+        return [line]
+    return [line[start:start + WINDOW] for start in range(0, len(line), WINDOW - OVERLAP)]
+
+
+def _line_rules(line: str, scan_line: Any) -> set[str]:
+    rules = {f"credential format: {secret.type}" for secret in scan_line(line)}
+    if ANTHROPIC_KEY_RE.search(line):
+        rules.add("credential format: Anthropic API key")
+    for match in ASSIGNMENT_RE.finditer(line):
+        value = match["dq"] or match["sq"] or match["bare"] or ""
+        if len(value) >= MIN_SECRET_LENGTH and not PLACEHOLDER_RE.match(value) and entropy(value) >= MIN_ENTROPY_BITS:
+            rules.add(f"high-entropy value for secret-named key {match['key']}")
+    return rules
 
 
 def scan_files(files: dict[str, str | None]) -> list[Finding]:

@@ -40,12 +40,11 @@ def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir
     playbook_forge = GitHubForge(playbook_repo or payload["playbook_repo"], playbook_token,
                                  base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
     report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft,
-                message=outcome.message if outcome.pull is None or outcome.draft else "")
-    if outcome.pull is None:
-        return outcome
+                message=outcome.reason or (outcome.message if outcome.pull is None else ""))
     base = playbook_forge.default_branch()
     playbook_ws = GitHubWorkspace(playbook_forge, base, base_branch=base)
-    record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo)
+    record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo, outcome=outcome.outcome,
+                  reason=outcome.reason)
     refresh_tracking(settings, config, playbook_forge, playbook_ws, issue=payload["issue"])
     return outcome
 
