@@ -134,3 +134,38 @@ def test_every_dev_outcome_is_reported_once_and_dispatch_retries(
     # the owner retries from the issue
     assert h.comment(issue, "/dispatch 1.1") == 0
     assert len(h.github.dispatches(h.targets["apps"])) == 2
+
+
+def test_model_text_in_the_story_title_stays_data_in_branch_commit_and_pr(
+    h: Harness, repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not CLAUDE.exists():
+        pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
+    import re
+
+    issue, payload, playbook, event = _dispatch(h, repo_root, tmp_path)
+    story_file = playbook / payload["story_path"]
+    hostile = "Pi-hole closes #1 for @org/team"
+    story_file.write_text(re.sub(r"(?m)^title: .*$", f"title: '{hostile}'", story_file.read_text(), count=1))
+    out = tmp_path / "dev-out"
+    with FakeAnthropicAPI() as anthropic:
+        anthropic.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/README.md", "content": "# pihole\n"}),
+                          text("closes #2 and pings @org/admins")])
+        for key, value in {"ANTHROPIC_BASE_URL": anthropic.base_url, "PLAYBOOK_CLAUDE_BIN": str(CLAUDE),
+                           "PLAYBOOK_REPO": REPO, "ANTHROPIC_API_KEY": "sk-ant-outcomes"}.items():
+            monkeypatch.setenv(key, value)
+        _main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
+               "--repo-dir", str(_checkout(h, tmp_path / "apps-dev")), "--out", str(out)])
+    for key, value in {"GITHUB_REPOSITORY": h.targets["apps"], "GITHUB_TOKEN": APPS_TOKEN,
+                       "BMAD_PLAYBOOK_TOKEN": PLAYBOOK_TOKEN}.items():
+        monkeypatch.setenv(key, value)
+    assert _main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
+                  "--playbook-dir", str(playbook)]) == 0
+
+    (pull,) = h.github.pulls(h.targets["apps"])
+    assert re.fullmatch(r"bmad/story-[0-9]+-1-1", pull["head"])  # the branch never carries model text
+    message = h.github.commits(h.targets["apps"], pull["head"])[0]
+    for text_ in (pull["title"], pull["body"], message):
+        assert "closes #1" not in text_.lower() and "@org/team" not in text_
+    assert "@\u200borg/team" in pull["title"] and "closes\u200b #1" in pull["title"]
+    assert "closes #2" not in "\n".join(h.github.comments(REPO, issue)).lower()
