@@ -11,8 +11,8 @@ import click
 @click.argument("path", type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path))
 @click.option("--kind", type=click.Choice(["apps", "infra"]), default=None,
               help="What PATH holds; guessed from its layout when omitted.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              show_default=True, help="github prints workflow annotations.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github", "sarif"]), default="text",
+              show_default=True, help="github prints workflow annotations; sarif is SARIF 2.1.0 for code scanning.")
 @click.pass_context
 def check(ctx: click.Context, path: Path, kind: str | None, fmt: str) -> int:
     """Check a stack or infra change against patterns/*.md."""
