@@ -163,7 +163,7 @@ def test_a_kind_that_contradicts_the_tree_is_an_error(pihole: Path, role: Path) 
     with pytest.raises(ValidationError, match="--kind infra does not match"):
         check_path(pihole, "infra", tools=Tools())
     with pytest.raises(ValidationError, match="--kind apps does not match"):
-        check_path(role, "apps", tools=Tools())
+        check_path(role / "ansible", "apps", tools=Tools())
 
 
 def test_an_empty_tree_is_an_error_with_or_without_a_kind(tmp_path: Path) -> None:
