@@ -67,8 +67,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("home-assistant", ("ghcr.io/home-assistant/home-assistant",), current="2026.9.0",
            consistent_backup=True),
     Recipe("arr", ("lscr.io/linuxserver/sonarr", "lscr.io/linuxserver/radarr", "lscr.io/linuxserver/prowlarr"),
-           current="4.0.19.2979-ls316", settings=("PUID", "PGID", "UMASK"), required={"PUID": "", "PGID": ""},
-           consistent_backup=True),
+           current="4.0.19.2979-ls316", settings=("PUID", "PGID", "UMASK"), required={"PUID": "", "PGID": ""}),
 )
 
 
