@@ -171,6 +171,11 @@ BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
     ("service-recipe", "live SQLite copied", _compose(lambda d: labels(d).pop("backup.restic.pre"))),
     ("stack-layout", "README missing", lambda stack: (stack / "README.md").unlink()),
     ("compose-schema", "unknown key", _compose(lambda d: svc(d).update(imagee="x"))),
+    ("portainer-paths", "single-file bind not committed", _compose(lambda d: svc(d)["volumes"].append(
+        "./custom.list:/etc/pihole/custom.list:ro"))),
+    ("bind-mounts", "bind climbs out of the stack", _compose(lambda d: svc(d)["volumes"].append("./../x:/x:ro"))),
+    ("portainer-paths", "env_file not stack.env", lambda stack: (_write(".env.local", "A=1\n")(stack), _compose(
+        lambda d: svc(d).update(env_file=[".env.local"]))(stack))),
     ("yaml-syntax", "broken yaml", _write("docker-compose.yml", "services:\n  a: [\n")),
 ]
 
@@ -189,6 +194,13 @@ def test_every_rule_id_is_exercised_by_some_example() -> None:
     covered = {rule for rule, _, _ in BREAKS} | {rule for rule, _, _ in INFRA_BREAKS} | {
         "compose-config", "terraform-fmt", "terraform-validate"}  # need the real tools: test_layers.py
     assert covered == set(RULES)
+
+
+def test_committed_single_file_bind_and_stack_env_pass(pihole: Path) -> None:
+    (pihole / "custom.list").write_text("192.168.1.2 nas.lan\n")
+    edit_compose(pihole, lambda d: (svc(d)["volumes"].append("./custom.list:/etc/pihole/custom.list:ro"),
+                                    svc(d).update(env_file=["stack.env"])))
+    assert errors(check_path(pihole, tools=NO_TOOLS)) == []
 
 
 def test_bad_slug_and_wrong_parent_are_layout_errors(tmp_path: Path, pihole: Path) -> None:

@@ -24,6 +24,7 @@ _RULES = (
     Rule("stack-layout", "stack-layout", "stacks/<category>-<app>/ holds docker-compose.yml, .env.sample, README.md"),
     Rule("compose-schema", "stack-layout", "the compose file validates against the Compose Specification schema"),
     Rule("compose-config", "stack-layout", "`docker compose config -q` (Compose v2) accepts the compose file"),
+    Rule("portainer-paths", "stack-layout", "relative binds name committed files; env_file is Portainer's stack.env"),
     Rule("image-pinned", "service-runtime", "every image has an explicit, non-floating tag or a digest"),
     Rule("restart-policy", "service-runtime", "every service restarts `unless-stopped`"),
     Rule("healthcheck", "service-runtime", "every service defines a healthcheck", exemptable=True),

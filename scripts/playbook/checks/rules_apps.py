@@ -317,6 +317,39 @@ def _is_udp(stack: Stack, name: str, index: int) -> bool:
     return str(entry).lower().endswith("/udp")
 
 
+PORTAINER_ENV_FILE = "stack.env"
+
+
+def check_portainer_paths(stack: Stack) -> list[Finding]:
+    """patterns/stack-layout.md rule 5: paths that exist in Portainer's clone of the repository."""
+    findings = []
+    for name, svc in stack.services().items():
+        mounts = svc.get("volumes")
+        for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
+            source = str(mount.get("source", "")) if isinstance(mount, dict) and mount.get("type") == "bind" else \
+                str(mount).split(":")[0] if isinstance(mount, str) else ""
+            if not source.startswith("."):
+                continue
+            if ".." in source.split("/") or "$" in source or (stack.dir / source).exists():
+                continue  # climbing out is the bind-mounts rule's finding
+            problem = (f"bind source {source!r} is not committed in the stack directory (Docker would create "
+                       "an empty directory in its place)")
+            findings.append(stack.finding("portainer-paths", f"service {name!r}: {problem}",
+                                          f"commit {source} in stacks/{stack.slug}/ or use a named volume",
+                                          line=stack.line("services", name, "volumes", index)))
+        env_files = svc.get("env_file")
+        entries = env_files if isinstance(env_files, list) else [env_files] if env_files else []
+        for index, entry in enumerate(entries):
+            path = str(entry.get("path", "")) if isinstance(entry, dict) else str(entry)
+            if path.removeprefix("./") != PORTAINER_ENV_FILE:
+                findings.append(stack.finding(
+                    "portainer-paths", f"service {name!r}: env_file {path!r} is not in Portainer's clone",
+                    f"use env_file: {PORTAINER_ENV_FILE} (Portainer writes it from the stack's variables), or "
+                    "pass each variable under environment:",
+                    line=stack.line("services", name, "env_file", index) or stack.line("services", name, "env_file")))
+    return findings
+
+
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -433,5 +466,5 @@ def check_env(stack: Stack) -> list[Finding]:
 
 APP_RULES: tuple[Callable[[Stack], list[Finding]], ...] = (
     check_layout, check_images, check_runtime, check_traefik, check_web_ports, check_prometheus, check_backup,
-    check_env,
+    check_env, check_portainer_paths,
 )
