@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init-target": ("playbook.cli.target", "init_target", "Install the caller workflow and CLAUDE.md in a target repo."),
     "check": ("playbook.cli.check", "check", "Check a stack or infra change against the patterns."),
     "scaffold": ("playbook.cli.scaffold", "scaffold", "Write a stack that follows every pattern."),
+    "topology": ("playbook.cli.topology", "topology", "Import, show and validate the topology registry."),
+    "ops": ("playbook.cli.ops", "ops", "Answer an operator question from the registry and the repos (read-only)."),
+    "drift": ("playbook.cli.drift", "drift", "Compare the registry with the repos (and Portainer) and report drift."),
 }
 
 
