@@ -427,12 +427,34 @@ class GitHubForge:
         with self._errors(f"listing files of pull request #{number}", "pull-requests"):
             return [f.filename for f in self._repo.get_pull(number).get_files()]
 
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        with self._errors(f"listing issues labeled {label}", "issues"):
+            found = self._repo.get_issues(state=state, labels=[label], sort="created", direction="asc")
+            return [_issue(i) for i in found if i.pull_request is None]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        with self._errors("opening an issue", "issues"):
+            return _issue(self._repo.create_issue(title=title, body=body, labels=labels))
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        fields = {k: v for k, v in (("body", body), ("state", state)) if v is not None}
+        with self._errors(f"updating issue #{number}", "issues"):
+            self._request("PATCH", self._url(f"/issues/{number}"), input=fields)
+
     def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None:
         """repository_dispatch to another repository, with this forge's token."""
         with self._errors(f"sending {event_type} to {repo}"):
             self._request(
                 "POST", self._url("/dispatches", repo), input={"event_type": event_type, "client_payload": dict(payload)}
             )
+
+
+def _issue(data: Any) -> Issue:
+    return Issue(
+        number=int(data.number), title=data.title or "", body=data.body or "", state=data.state or "open",
+        labels=tuple(label.name for label in data.labels or []), html_url=data.html_url or "",
+        author=data.user.login if data.user else "", locked=bool(data.locked),
+    )
 
 
 def _comment(c: Any) -> Comment:
