@@ -97,3 +97,19 @@ def test_hand_written_entries_are_named_as_such(tmp_path: Path, topology_file: P
     found = collisions.check_path(stack, data, registry_file="topology.yaml")
     assert [f.message for f in found] == ["host port 445/tcp on node docker-01 is already published by service "
                                           "'nas' (topology.yaml (written by hand))"]
+
+
+def test_publish_checks_collisions_when_the_registry_is_reachable(tmp_path: Path, topology_file: Path) -> None:
+    from playbook.delivery.publish import run_checks
+
+    repo = tmp_path / "target"
+    written = scaffold_stack(repo, "dns-adguard", image="adguard/adguardhome:v0.107.52", port=3000,
+                             extra_ports=["53:53/udp"])
+    files = {p.relative_to(repo).as_posix(): p.read_text() for p in written}
+    findings, roots = run_checks(repo, files, "apps", topology_file=topology_file)
+    assert roots == ["stacks/dns-adguard"]
+    assert [f.rule for f in findings if f.rule.startswith("topology")] == ["topology-port"]
+    assert [f.rule for f in run_checks(repo, files, "apps")[0] if f.rule.startswith("topology")] == []
+    topology_file.write_text("schema_version: 7\n")
+    (warning,) = [f for f in run_checks(repo, files, "apps", topology_file=topology_file)[0] if f.rule == "topology"]
+    assert warning.severity == "warning" and "collisions were not checked" in warning.message

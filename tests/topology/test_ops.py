@@ -42,6 +42,7 @@ def test_ops_answers_with_one_reply_and_no_other_write(h: Harness, tmp_path: Pat
     assert "dns-pihole on docker-01 publishes 53/tcp" in reply
     assert "@everyone" not in reply and "fixes #1" not in reply
     assert "`_bmad-output/topology.yaml`" in reply and f"`{h.targets['apps']} (file list)`" in reply
+    assert "```mermaid\nflowchart LR" in reply and "s_dns_pihole" in reply
     assert "gemini/gemini-2.5-flash" in reply and "1000 / 100 tokens" in reply and f"est. ${(1000 * 0.30 + 100 * 2.50) / 1e6:.4f}" in reply
     (sent,) = [r for r in h.gemini.requests if "generateContent" in r.path]
     assert sent.model == "gemini-2.5-flash"

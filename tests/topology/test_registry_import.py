@@ -238,3 +238,12 @@ def test_cli_import_show_validate(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["topology", "validate", "--file", str(out)])
     assert exit_.value.code == 3
+
+
+def test_mermaid_labels_cannot_break_the_fence_or_the_graph() -> None:
+    data = registry.empty()
+    data["nodes"].append({"name": "pve1", "kind": "proxmox-node", "addresses": ["10.0.0.1\n```\n@admin"]})
+    data["services"].append({"name": "app", "node": "pve1", "hosts": ['a"]; click x "javascript:alert(1)'],
+                             "ports": []})
+    graph = view.mermaid(data)
+    assert "```" not in graph and "\n@admin" not in graph and '"]; click' not in graph

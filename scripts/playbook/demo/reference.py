@@ -112,6 +112,23 @@ def claude_agent(settings: Settings) -> Callable[[artifacts.Story, str, Path, Pa
     return run
 
 
+def _refreshed_registry(ws: gitlib.GitWorkspace, repo: Path, repo_name: str,
+                        merged: str) -> tuple[dict[str, str | None], str]:
+    """The registry refreshed from the merge commit's files, as the bmad-deployed handler does it."""
+    from playbook.topology import refresh, registry
+
+    changed = gitlib.git(repo, "diff", "--name-only", f"{merged}^1", merged).split()
+    tree = gitlib.git(repo, "ls-tree", "-r", "--name-only", merged).split()
+    previous_text = ws.read(registry.REGISTRY_PATH)
+    previous = registry.parse(previous_text) if previous_text else None
+    data, _ = refresh.refresh(previous, repo=repo_name, changed=changed, tree=tree,
+                              read=lambda path: gitlib.git(repo, "show", f"{merged}:{path}"))
+    services = [f"{s['name']} ({', '.join(s.get('hosts', []))}; ports "
+                f"{', '.join(str(p['published']) + '/' + p['protocol'] for p in s.get('ports', []))})"
+                for s in data["services"]]
+    return {registry.REGISTRY_PATH: registry.dump(data)}, f"{registry.REGISTRY_PATH} lists " + "; ".join(services)
+
+
 def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "offline",
              echo: Echo = print) -> DemoReport:
     from playbook.checks import check_path
@@ -205,9 +222,11 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
         merged = gitlib.head(repo) or ""
         step(f"merged the IaC branch into {repo.name} main at {merged[:10]} (GitOps would deploy now)")
         prs = [{"target": d.kind, "repo": d.repo, "number": 1, "url": f"file://{repo}", "merged": True}]
+        registry_files, summary = _refreshed_registry(ws, repo, d.repo, merged)
         pipeline.update_stories(ws, {d.story.path: {"status": "done", "pull_requests": prs}},
-                                f"bmad: story {d.story.id} deployed via {d.repo}")
+                                f"bmad: story {d.story.id} deployed via {d.repo}", extra_files=registry_files)
         step(f"story {d.story.id} marked done in the playbook (story file and sprint-status.yaml)")
+        step(f"topology: {summary} (same commit)")
         gitlib.git(repo, "switch", "-q", "-c", "revert-check")
         gitlib.git(repo, "revert", "--no-edit", "-m", "1", merged)
         after = gitlib.git(repo, "rev-parse", "HEAD^{tree}").strip()

@@ -39,6 +39,7 @@ class OpsAnswer:
     cost_usd: float
     files: tuple[str, ...]
     offline: bool
+    graph: str = ""  # the registry as Mermaid (nodes → services → host names), when there is one
 
 
 def build_prompt(question: str, *, registry_text: str, trees: Mapping[str, list[str]],
@@ -74,9 +75,14 @@ def answer(router: ModelRouter, question: str, *, registry_text: str, registry_d
                            variables={"question": question, "registry": registry_data or {}})
     routed = router.generate(OPS_ROUTE, request)
     usage = routed.response.usage
+    graph = ""
+    if registry_data and (registry_data.get("services") or registry_data.get("nodes")):
+        from playbook.topology.view import mermaid
+
+        graph = mermaid(registry_data)
     return OpsAnswer(routed.response.text.strip(), routed.response.provider, routed.response.model,
                      usage.input_tokens, usage.output_tokens, routed.cost_usd, files,
-                     routed.response.provider == "offline")
+                     routed.response.provider == "offline", graph)
 
 
 def render_reply(result: OpsAnswer, question: str) -> str:
@@ -85,7 +91,9 @@ def render_reply(result: OpsAnswer, question: str) -> str:
     quoted = " ".join(question.split())[:200]
     label = " — OFFLINE model, no model was called" if result.offline else ""
     files = "\n".join(f"- `{f}`" for f in result.files) or "- (none)"
+    graph = (f"<details><summary>Topology (Mermaid)</summary>\n\n```mermaid\n{result.graph.rstrip()}\n```\n\n"
+             "</details>\n\n") if result.graph else ""
     return (f"**/ops** {neutralize_for_github(quoted)}\n\n{neutralize_for_github(result.text)}\n\n"
-            f"<details><summary>Files used</summary>\n\n{files}\n\n</details>\n\n"
+            f"<details><summary>Files used</summary>\n\n{files}\n\n</details>\n\n{graph}"
             f"_Read-only answer by {result.provider}/{result.model}{label} · {result.input_tokens} / "
             f"{result.output_tokens} tokens · est. ${result.cost_usd:.4f}_")

@@ -15,7 +15,8 @@ def _id(prefix: str, name: str) -> str:
 
 
 def _label(text: str) -> str:
-    return text.replace('"', "'").replace("`", "'")
+    """Safe inside a Mermaid label and a Markdown code fence: no quotes, backticks or line breaks."""
+    return " ".join(text.replace('"', "'").replace("`", "'").split())
 
 
 def _ports(service: dict[str, Any]) -> str:
