@@ -133,3 +133,25 @@ def test_untrusted_stack_text_cannot_mention_or_break_the_table(h: Harness, tmp_
     body = drift.render(report, data)
     assert "evil:1 \\| @\u200badmin fixes\u200b #1" in body
     assert "@admin" not in body and "fixes #1" not in body
+
+
+def test_infra_drift_and_local_checkouts(tmp_path: Path, capsys, monkeypatch, repo_root: Path) -> None:
+    from topology.test_registry_import import INFRA_BPG, demo_apps, infra
+
+    apps, infra_dir = demo_apps(tmp_path / "apps"), infra(tmp_path / "infra")
+    from playbook.config import load_config
+
+    targets = load_config(repo_root).targets
+    out = tmp_path / "topology.yaml"
+    importer.import_to(out, apps=apps, infra=infra_dir, apps_repo=targets["apps"].repo,
+                       infra_repo=targets["infra"].repo)
+    (infra_dir / "terraform" / "docker" / "main.tf").write_text(INFRA_BPG.replace("vm_id     = 105", "vm_id     = 106"))
+    (infra_dir / "terraform" / "media" / "main.tf").unlink()
+    monkeypatch.setenv("PLAYBOOK_DIR", str(repo_root))
+    monkeypatch.delenv("PORTAINER_URL", raising=False)
+    with pytest.raises(SystemExit):
+        main(["drift", "--registry", str(out), "--apps", str(apps), "--infra", str(infra_dir)])
+    printed = capsys.readouterr().out
+    assert "docker-01: changed VMID: 105 -> 106" in printed
+    assert "media-01: removed VM/LXC" in printed and "ha: removed VM/LXC" in printed
+    assert "dns-pihole" not in printed and "issue: not synced" in printed

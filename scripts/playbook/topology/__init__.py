@@ -2,6 +2,7 @@
 
     registry   the versioned schema; load / validate / dump / write
     importer   build it from target checkouts (compose stacks, Terraform Proxmox resources)
+    compose    services from compose stacks (the checker's parser, .env.sample interpolation)
     terraform  Proxmox VMs and LXCs from Terraform, through a real HCL parser
     merge      a re-import keeps what people wrote (notes, tags, hand-added entries)
     refresh    the entries one merged IaC PR touched (the bmad-deployed handler)
