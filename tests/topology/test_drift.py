@@ -92,6 +92,14 @@ def test_hand_bumped_tag_and_deleted_stack_open_one_issue_updated_then_closed(h:
     assert "no drift; closed #" in out
     assert [i.state for i in _drift_issues(h)] == ["closed"]
 
+    # drift coming back reopens that issue; an issue someone else wrote with the marker is never touched
+    decoy = h.github.add_issue(REPO, "fake drift", drift.MARKER + "\nmine", labels=[drift.DRIFT_LABEL], author="mallory")
+    h.github.push(apps, "main", {**WHOAMI}, "whoami is back")
+    out = _drift(h, registry_file, capsys)
+    assert f"drift; reopened #{issues[0].number}" in out
+    assert h.github.repos[REPO].issues[decoy].body == drift.MARKER + "\nmine"
+    assert [i.state for i in _drift_issues(h)] == ["open", "open"]
+
 
 def test_portainer_live_stacks_status_and_deployed_commit(h: Harness, tmp_path: Path, capsys):
     registry_file = _seed(h, tmp_path)

@@ -193,16 +193,26 @@ def render(report: DriftReport, registry_data: dict[str, Any], *, run_url: str =
 
 
 def sync_issue(forge: Forge, report: DriftReport, body: str, *, bot_login: str) -> str:
-    """Open, update or close the one drift issue; returns what happened."""
-    ours = [i for i in forge.list_issues(DRIFT_LABEL) if i.body.startswith(MARKER)
-            and (not bot_login or i.author == bot_login or i.author.endswith("[bot]"))]
-    current = ours[0] if ours else None
+    """Open, update or close the one drift issue; returns what happened.
+
+    Only an issue the bot itself wrote counts (label, marker and author), so nobody can make the run
+    edit their issue; drift that comes back reopens the last drift issue instead of opening another."""
+
+    def ours(state: str) -> list[Any]:
+        return [i for i in forge.list_issues(DRIFT_LABEL, state) if i.body.startswith(MARKER) and i.author == bot_login]
+
+    open_issues = ours("open")
+    current = open_issues[0] if open_issues else None
     if not report.drifted:
         if current is None:
             return "no drift; no issue open"
         forge.update_issue(current.number, body=body, state="closed")
         return f"no drift; closed #{current.number}"
     if current is None:
+        closed = ours("closed")
+        if closed:
+            forge.update_issue(closed[-1].number, body=body, state="open")
+            return f"drift; reopened #{closed[-1].number}"
         from playbook.ports import LabelSpec
 
         forge.ensure_labels([LabelSpec(DRIFT_LABEL, "b60205", "BMAD: the topology registry and the repos disagree")])
