@@ -80,6 +80,9 @@ def test_hand_bumped_tag_and_deleted_stack_open_one_issue_updated_then_closed(h:
     h.github.reset_calls()
     out = _drift(h, registry_file, capsys, GITHUB_RUN_ID="4242")
     assert "already says this" in out and h.github.count("PATCH") == 0 and h.github.count("POST") == 0
+    # fixed and small: per target repo one repo + ref + tree read, one blob per stack file; one issue list
+    assert h.github.count() == 9 and h.github.count("GET", "/git/blobs/") == 2  # dns-pihole compose + .env.sample
+    assert h.github.count("GET", f"/repos/{REPO}/issues") == 1
 
     # fixed (here: the registry accepts the change): the issue is closed
     checkout = tmp_path / "apps-checkout"

@@ -283,16 +283,7 @@ class GitHubForge:
     def get_issue(self, number: int) -> Issue:
         with self._errors(f"reading issue #{number}", "issues"):
             data = self._request("GET", self._url(f"/issues/{number}"))
-        return Issue(
-            number=int(data["number"]),
-            title=data.get("title") or "",
-            body=data.get("body") or "",
-            state=data.get("state") or "open",
-            labels=tuple(label["name"] for label in data.get("labels") or []),
-            html_url=data.get("html_url") or "",
-            author=(data.get("user") or {}).get("login") or "",
-            locked=bool(data.get("locked")),
-        )
+        return _issue(data)
 
     def list_comments(self, issue: int) -> list[Comment]:
         with self._errors(f"listing comments on issue #{issue}", "issues"):
@@ -428,13 +419,16 @@ class GitHubForge:
             return [f.filename for f in self._repo.get_pull(number).get_files()]
 
     def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """One page of up to 100 (the drift issue is one; more than 100 with one label is not ours to page)."""
+        query = {"labels": label, "state": state, "sort": "created", "direction": "asc", "per_page": 100}
         with self._errors(f"listing issues labeled {label}", "issues"):
-            found = self._repo.get_issues(state=state, labels=[label], sort="created", direction="asc")
-            return [_issue(i) for i in found if i.pull_request is None]
+            data = self._request("GET", self._url("/issues"), parameters=query)
+        return [_issue(i) for i in data or [] if "pull_request" not in i]
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
         with self._errors("opening an issue", "issues"):
-            return _issue(self._repo.create_issue(title=title, body=body, labels=labels))
+            return _issue(self._request("POST", self._url("/issues"), input={"title": title, "body": body,
+                                                                              "labels": labels}))
 
     def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
         fields = {k: v for k, v in (("body", body), ("state", state)) if v is not None}
@@ -450,10 +444,16 @@ class GitHubForge:
 
 
 def _issue(data: Any) -> Issue:
+    """An issue from its REST JSON (plain dicts: no lazy PyGithub object, so no surprise extra GETs)."""
     return Issue(
-        number=int(data.number), title=data.title or "", body=data.body or "", state=data.state or "open",
-        labels=tuple(label.name for label in data.labels or []), html_url=data.html_url or "",
-        author=data.user.login if data.user else "", locked=bool(data.locked),
+        number=int(data["number"]),
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        state=data.get("state") or "open",
+        labels=tuple(label["name"] for label in data.get("labels") or []),
+        html_url=data.get("html_url") or "",
+        author=(data.get("user") or {}).get("login") or "",
+        locked=bool(data.get("locked")),
     )
 
 
