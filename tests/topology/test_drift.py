@@ -166,3 +166,17 @@ def test_infra_drift_and_local_checkouts(tmp_path: Path, capsys, monkeypatch, re
     assert "docker-01: changed VMID: 105 -> 106" in printed
     assert "media-01: removed VM/LXC" in printed and "ha: removed VM/LXC" in printed
     assert "dns-pihole" not in printed and "issue: not synced" in printed
+
+
+def test_an_unreadable_target_repo_is_reported_in_the_issue(h: Harness, tmp_path: Path, capsys) -> None:
+    registry_file = _seed(h, tmp_path)
+    h.github.set_tokens(h.targets["infra"], ["some-other-token"])
+    out = _drift(h, registry_file, capsys)
+    assert f"{h.targets['infra']}: unreadable repository" in out and "opened #" in out
+    body = _drift_issues(h)[0].body
+    assert "give BMAD_DISPATCH_TOKEN read access" in body
+
+
+def test_no_registry_means_nothing_to_compare(h: Harness, tmp_path: Path, capsys) -> None:
+    out = _drift(h, tmp_path / "missing.yaml", capsys)
+    assert "no topology registry" in out and _drift_issues(h) == []

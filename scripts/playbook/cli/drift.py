@@ -21,14 +21,20 @@ from playbook.cli.topology import DEFAULT_FILE
 def drift(registry_file: Path, apps: Path | None, infra: Path | None, sync: bool) -> int:
     """Compare the topology registry with the target repos and Portainer's live stacks."""
     from playbook.config import load_config
+    from playbook.errors import PlaybookError
     from playbook.settings import Settings
     from playbook.topology import drift as lib
     from playbook.topology.registry import load
 
     settings = Settings.from_env(os.environ)
+    if not registry_file.is_file():
+        click.echo(f"no topology registry at {registry_file}: nothing to compare "
+                   "(create it with `playbook topology import`)")
+        return 0
     data = load(registry_file)
     config = load_config(settings.root)
     snapshots = []
+    unreadable: dict[str, str] = {}
     if apps or infra:
         for kind, path in (("apps", apps), ("infra", infra)):
             if path is not None:
@@ -38,8 +44,12 @@ def drift(registry_file: Path, apps: Path | None, infra: Path | None, sync: bool
 
         token = settings.dispatch_token or settings.require("github_token", "BMAD_DISPATCH_TOKEN")
         for kind in ("infra", "apps"):
-            forge = GitHubForge(config.target(kind).repo, token, base_url=settings.github_api_url)
-            snapshots.append(lib.snapshot_forge(forge, kind))
+            repo_name = config.target(kind).repo
+            try:
+                forge = GitHubForge(repo_name, token, base_url=settings.github_api_url)
+                snapshots.append(lib.snapshot_forge(forge, kind))
+            except PlaybookError as exc:  # reported in the drift issue, not only in the log
+                unreadable[repo_name] = exc.message.splitlines()[0][:300]
     portainer = None
     if settings.portainer_url and settings.portainer_token:
         from playbook.adapters.portainer import PortainerAPI
@@ -53,7 +63,7 @@ def drift(registry_file: Path, apps: Path | None, infra: Path | None, sync: bool
         repo = settings.github_repository or settings.require("github_repository", "GITHUB_REPOSITORY")
         issue_forge = GitHubForge(repo, token, base_url=settings.github_api_url)
     run = lib.run_drift(data, snapshots, portainer=portainer, issue_forge=issue_forge, bot_login=settings.bot_login,
-                        run_url=settings.run_url)
+                        run_url=settings.run_url, unreadable=unreadable)
     click.echo(f"repos: {', '.join(run.report.repos)}")
     click.echo(f"portainer: {run.report.portainer}")
     for item in run.report.items:

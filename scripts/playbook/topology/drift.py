@@ -149,8 +149,13 @@ def _portainer(services: list[dict[str, Any]], stacks: list[Any], head: str) -> 
     return items
 
 
-def detect(registry_data: dict[str, Any], snapshots: list[Snapshot], *, portainer: Portainer | None = None) -> DriftReport:
+def detect(registry_data: dict[str, Any], snapshots: list[Snapshot], *, portainer: Portainer | None = None,
+           unreadable: dict[str, str] | None = None) -> DriftReport:
+    """``unreadable`` maps a repo that could not be read to why: shown as drift, so the issue stays open."""
     report = DriftReport(repos=[f"{s.repo}@{s.head[:12] or '?'}" for s in snapshots])
+    for repo, why in sorted((unreadable or {}).items()):
+        report.items.append(Drift(repo, "unreadable", "repository", "compared daily", why,
+                                  "give BMAD_DISPATCH_TOKEN read access (Contents: read) to this repository"))
     for snap in snapshots:
         section = "services" if snap.kind == "apps" else "nodes"
         report.items += _compare(section, registry_data[section], _actual(snap), snap.repo)
@@ -232,10 +237,11 @@ class DriftRun:
 
 
 def run_drift(registry_data: dict[str, Any], snapshots: list[Snapshot], *, portainer: Portainer | None,
-              issue_forge: Forge | None, bot_login: str = "", run_url: str = "") -> DriftRun:
+              issue_forge: Forge | None, bot_login: str = "", run_url: str = "",
+              unreadable: dict[str, str] | None = None) -> DriftRun:
     from playbook.sanitize import cap
 
-    report = detect(registry_data, snapshots, portainer=portainer)
+    report = detect(registry_data, snapshots, portainer=portainer, unreadable=unreadable)
     body = cap(render(report, registry_data, run_url=run_url), 60000)
     run = DriftRun(report, body)
     if issue_forge is not None:
