@@ -151,12 +151,12 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
     step("planning with " + ("the OFFLINE planner (no model is called; artifacts say model: offline)"
                              if report.offline else "Gemini"))
 
-    result = plan(playbook_dir, PIHOLE_REQUEST, planner)
-    step(f"plan: Product Brief r{result.revision} on branch {gitlib.current_branch(playbook_dir)}")
-    result = revise(playbook_dir, planner, DEMO_FEEDBACK)
-    step(f"revise: Product Brief r{result.revision} (r1 stays in git history)")
+    planned = plan(playbook_dir, PIHOLE_REQUEST, planner)
+    step(f"plan: Product Brief r{planned.revision} on branch {gitlib.current_branch(playbook_dir)}")
+    revised = revise(playbook_dir, planner, DEMO_FEEDBACK)
+    step(f"revise: Product Brief r{revised.revision} (r1 stays in git history)")
     for _ in range(4):
-        done = approve(playbook_dir, planner, approver=DEMO_OWNER)
+        done = approve(playbook_dir, planner, approver=DEMO_OWNER).steps
         msg = f"approve: {done[0].phase.value} r{done[0].revision}"
         if len(done) > 1:
             msg += f" → drafted {done[1].phase.value} r{done[1].revision}"
