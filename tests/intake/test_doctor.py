@@ -50,6 +50,7 @@ def setup(tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> I
     fake.set_secrets(PLAYBOOK, ["GEMINI_API_KEY", "ANTHROPIC_API_KEY", "BMAD_DISPATCH_TOKEN"])
     fake.allow_actions_pull_requests(PLAYBOOK)
     for kind, repo in TARGETS.items():
+        fake.allow_actions_pull_requests(repo)
         fake.add_repo(repo, {".github/workflows/bmad-story.yml":
                              render_workflow(kind=kind, playbook_repo=PLAYBOOK, playbook_ref=sha)})
         fake.set_secrets(repo, ["ANTHROPIC_API_KEY", "BMAD_PLAYBOOK_TOKEN"])
@@ -89,8 +90,9 @@ def test_a_correct_setup_passes_with_a_fixed_number_of_calls(setup):
     assert checks >= {"playbook-repo", "workflows", "actions-pull-requests", "labels", "secrets",
                       "target:apps", "target:infra"}
     workflows = len(local_workflows(setup.checkout))
-    # repo, files, PR setting, labels, secrets, default head (repo + ref); per target 4 + the commit pin
-    assert len(setup.fake.calls) == 1 + workflows + 1 + 1 + 1 + 2 + 2 * (1 + 1 + 1 + 1)
+    # repo, files, PR setting, labels, secrets, default head (repo + ref);
+    # per target: repo (dispatch token), caller workflow, its pinned commit, PR setting, secrets
+    assert len(setup.fake.calls) == 1 + workflows + 1 + 1 + 1 + 2 + 2 * 5
     assert {c.token for c in setup.fake.calls if c.path == "/repos/alice/homelab-apps"} == {DISPATCH_TOKEN}
 
 
@@ -132,6 +134,10 @@ MISCONFIGURATIONS: dict[str, tuple[Callable[[Setup], None], str, str, str]] = {
     "actions may not open PRs": (lambda s: s.fake.allow_actions_pull_requests(PLAYBOOK, False),
                                  "actions-pull-requests", "may not create pull requests",
                                  "Allow GitHub Actions to create and approve pull requests"),
+    "actions may not open the IaC PR in a target": (
+        lambda s: s.fake.allow_actions_pull_requests(TARGETS["apps"], False), "target:apps",
+        "may not create pull requests in alice/homelab-apps (the IaC PR would fail)",
+        "in alice/homelab-apps: Settings → Actions → General → Workflow permissions"),
     "issue-form label missing": (lambda s: s.fake.repos[PLAYBOOK].labels.pop("bmad:brief"),
                                  "labels", "label bmad:brief is missing", "gh label create bmad:brief"),
     "secret missing": (lambda s: s.fake.set_secrets(PLAYBOOK, ["ANTHROPIC_API_KEY", "BMAD_DISPATCH_TOKEN"]),

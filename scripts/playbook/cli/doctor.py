@@ -69,5 +69,5 @@ def doctor(repo: Path | None, playbook_repo: str | None, as_json: bool) -> int:
     if problems:
         click.secho(f"{problems} problem(s) to fix; run `playbook doctor` again afterwards", fg="red")
         return 1
-    click.secho("all checks passed: open an issue with the \"homelab request\" form to start", fg="green")
+    click.secho("all checks passed: open an issue with the \"Homelab request\" form to start", fg="green")
     return 0

@@ -4,16 +4,17 @@ One finding per thing a first run needs, in the order a newcomer sets them up: t
 repository, its workflows (present and the same as this checkout), the "allow Actions to create
 pull requests" setting, the labels, the secrets its workflows read (by name), the targets in
 playbook.yaml, and for each target: reachable with the dispatch token, the caller workflow
-installed and pinned to a playbook commit that exists, and the secrets that workflow passes on.
+installed and pinned to a playbook commit that exists, Actions allowed to open the IaC PR there,
+and the secrets that workflow passes on.
 
-API calls are fixed: 6 for the playbook repository plus 4 per target (and 1 per workflow file).
+API calls are fixed: 6 for the playbook repository (plus 1 per workflow file) and 5 per target.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -163,12 +164,12 @@ def check_workflows(reader: SetupReader, repo: str, workflows: dict[str, str]) -
     return found
 
 
-def check_pr_setting(reader: SetupReader, repo: str) -> list[Finding]:
+def check_pr_setting(reader: SetupReader, repo: str, pull: str = "planning PR") -> list[Finding]:
     settings = reader.workflow_permissions(repo)
     if not settings.get("can_approve_pull_request_reviews"):
-        return [_error("actions-pull-requests", "GitHub Actions may not create pull requests in this repository "
-                       "(the planning PR would fail)", f"in {repo}: {ACTIONS_PR_SETTING} (tick it, Save)")]
-    return [_ok("actions-pull-requests", "GitHub Actions may create pull requests")]
+        return [_error("actions-pull-requests", f"GitHub Actions may not create pull requests in {repo} "
+                       f"(the {pull} would fail)", f"in {repo}: {ACTIONS_PR_SETTING} (tick it, Save)")]
+    return [_ok("actions-pull-requests", f"GitHub Actions may create pull requests in {repo}")]
 
 
 def check_labels(reader: SetupReader, repo: str) -> list[Finding]:
@@ -230,6 +231,7 @@ def check_target(kind: str, target: str, *, playbook_repo: str, reader: SetupRea
         else:
             found.append(_ok(check, f"{target} is reachable with the dispatch token"))
     found += _guard(check, lambda: _check_caller(check, kind, target, playbook_repo, reader, playbook_head))
+    found += _guard(check, lambda: [replace(f, check=check) for f in check_pr_setting(reader, target, "IaC PR")])
     found += _guard(check, lambda: _check_target_secrets(check, target, reader))
     return found
 

@@ -393,7 +393,8 @@ def _summarise(repo: Path, ref: str, branch: str, request: str, *, checked_out: 
         return None
     current = state.current
     stage = state.stage
-    steps = [c for c in local_commands(stage) if c != "playbook list"]
+    steps = [c.replace("[r<N>]", f"r{current.revision}") if current else c
+             for c in local_commands(stage) if c not in ("playbook list", "playbook status")]
     if not checked_out and stage in (Stage.AWAITING_APPROVAL, Stage.COMPLETE):
         steps = [f"git switch {branch}", *steps]
     if stage in LOCAL_HINT:
