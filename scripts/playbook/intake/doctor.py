@@ -238,8 +238,8 @@ def check_target(kind: str, target: str, *, playbook_repo: str, reader: SetupRea
 
 def _check_caller(check: str, kind: str, target: str, playbook_repo: str, reader: SetupReader,
                   playbook_head: str | None) -> list[Finding]:
-    install = (f"in a checkout of {target}: playbook init-target --kind {kind} --playbook-repo {playbook_repo} "
-               "--playbook-ref <playbook commit>, then commit and push")
+    install = (f"from the playbook checkout: playbook init-target --kind {kind} --repo-dir <your clone of {target}> "
+               f"--playbook-repo {playbook_repo} --playbook-ref <playbook commit>, then commit and push {target}")
     caller = reader.file_text(target, WORKFLOW_PATH.as_posix())
     if caller is None:
         return [_error(check, f"{target} has no {WORKFLOW_PATH.as_posix()} (stories would never run there)", install)]
