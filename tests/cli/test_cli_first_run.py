@@ -157,7 +157,7 @@ def test_status_offers_only_commands_that_work_locally(playbook_checkout):
     repo = str(playbook_checkout)
     run("plan", "Deploy Pi-hole", "--repo", repo)
     out = run("status", "--repo", repo).output
-    assert "`playbook approve [r<N>]`" in out and '`playbook revise "<feedback>"`' in out
+    assert "`playbook approve r1`" in out and '`playbook revise "<feedback>"`' in out
     for github_only in ("/cancel", "/cost", "/dispatch", "/retry", "/route", "cancel", "dispatch"):
         assert github_only not in out.split("next:")[1]
     for _ in range(4):

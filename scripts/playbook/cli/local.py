@@ -184,7 +184,9 @@ def status(repo: Path | None, as_json: bool) -> int:
     if local.current_request(root) is None:
         return _status_without_request(root, current_branch(root), as_json)
     state = local.status(root)
-    allowed = local.local_commands(state.stage)
+    current = state.current
+    allowed = [c.replace("[r<N>]", f"r{current.revision}") if current and current.exists else c
+               for c in local.local_commands(state.stage)]
     if as_json:
         click.echo(json.dumps({
             "request": state.request, "title": state.title, "stage": state.stage.value,
