@@ -187,3 +187,17 @@ def test_list_shows_every_request_from_any_branch(playbook_checkout):
     # a third plan from the default branch does not reuse the merged request's number
     assert json.loads(run("plan", "Deploy Vaultwarden", "--repo", repo, "--json").output)["branch"] == \
         "bmad/3-deploy-vaultwarden"
+
+
+def test_list_shows_requests_fetched_from_github_and_plan_skips_their_numbers(playbook_checkout, tmp_path):
+    run("plan", "Deploy Pi-hole", "--repo", str(playbook_checkout))
+    clone = tmp_path / "clone"
+    gitlib.git(tmp_path, "clone", "-q", str(playbook_checkout), str(clone))
+    gitlib.git(clone, "switch", "-q", "main")
+    gitlib.git(clone, "branch", "-q", "-D", "bmad/1-deploy-pi-hole")  # only origin/bmad/1-… is left
+    (entry,) = json.loads(run("list", "--json", "--repo", str(clone)).output)["requests"]
+    assert (entry["request"], entry["branch"], entry["checked_out"]) == ("1-deploy-pi-hole", "bmad/1-deploy-pi-hole",
+                                                                         False)
+    assert entry["next"][0] == "git switch bmad/1-deploy-pi-hole"
+    assert json.loads(run("plan", "Deploy Jellyfin", "--repo", str(clone), "--json").output)["branch"] == \
+        "bmad/2-deploy-jellyfin"

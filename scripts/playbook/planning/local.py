@@ -134,7 +134,7 @@ def default_branch(repo: Path) -> str:
     configured = gitlib.git(repo, "config", "--get", "init.defaultBranch", check=False).strip()
     candidates += [c for c in (configured, "main", "master") if c]
     for name in candidates:
-        if gitlib.branch_exists(repo, name):
+        if gitlib.branch_exists(repo, name) and not BRANCH_RE.match(name):
             return name
     current = gitlib.current_branch(repo)
     if current != "HEAD" and not BRANCH_RE.match(current):
@@ -148,6 +148,17 @@ def _request_branches(repo: Path) -> list[str]:
     return [line.strip() for line in out.splitlines() if BRANCH_RE.match(line.strip())]
 
 
+def _remote_request_branches(repo: Path) -> list[tuple[str, str]]:
+    """(remote ref, branch name) of request branches fetched from remotes (e.g. made on GitHub)."""
+    out = gitlib.git(repo, "for-each-ref", "--format=%(refname:short)", "refs/remotes/", check=False)
+    found = []
+    for line in out.splitlines():
+        name = line.strip().split("/", 1)[-1]
+        if BRANCH_RE.match(name):
+            found.append((line.strip(), name))
+    return found
+
+
 def _next_local_id(repo: Path, base: str) -> int:
     used = set()
     view = gitlib.GitRefView(repo, base)
@@ -155,7 +166,7 @@ def _next_local_id(repo: Path, base: str) -> int:
         head = path.split("/")[2].split("-", 1)[0] if path.count("/") >= 2 else ""
         if head.isdigit():
             used.add(int(head))
-    for line in _request_branches(repo):
+    for line in [*_request_branches(repo), *(name for _, name in _remote_request_branches(repo))]:
         m = BRANCH_RE.match(line)
         if m:
             used.add(int(m.group("request").split("-", 1)[0]))
@@ -358,11 +369,7 @@ def list_requests(repo: Path) -> list[RequestSummary]:
     current = gitlib.current_branch(repo)
     found: dict[str, RequestSummary] = {}
     refs = [(b, b) for b in _request_branches(repo)]
-    remote = gitlib.git(repo, "for-each-ref", "--format=%(refname:short)", "refs/remotes/", check=False)
-    for line in remote.splitlines():
-        name = line.strip().split("/", 1)[-1]
-        if BRANCH_RE.match(name) and (name, name) not in refs:
-            refs.append((line.strip(), name))
+    refs += [(ref, name) for ref, name in _remote_request_branches(repo) if (name, name) not in refs]
     for ref, branch in refs:
         request = BRANCH_RE.match(branch).group("request")  # type: ignore[union-attr]
         if request in found:
