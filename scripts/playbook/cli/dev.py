@@ -50,7 +50,7 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
         if story is None or event_file is not None or repo_dir is not None:
             raise click.UsageError("local mode takes --story <ID> --target-dir <DIR> (not --event-file or --repo-dir)")
         return dev_local(story_id=str(story), target_dir=target_dir, playbook_dir=playbook_dir, kind=kind,
-                         agent=agent, request=request, out_dir=out_dir, as_json=as_json)
+                         agent=agent, request=request, out_dir=out_dir, model=model, as_json=as_json)
     if playbook_dir is None or repo_dir is None:
         raise click.UsageError("pass --playbook-dir and --repo-dir (Actions), or --story <ID> --target-dir <DIR> (local)")
     out_dir = out_dir or Path("dev-result")

@@ -15,7 +15,7 @@ EXIT_POLICY = 5
 
 
 def dev_local(*, story_id: str, target_dir: Path, playbook_dir: Path | None, kind: str | None, agent: str,
-              request: str | None, out_dir: Path | None, as_json: bool) -> int:
+              request: str | None, out_dir: Path | None, model: str | None, as_json: bool) -> int:
     from playbook.config import load_config
     from playbook.delivery.localdev import run_local_dev
     from playbook.planning.local import checkout_root
@@ -27,7 +27,8 @@ def dev_local(*, story_id: str, target_dir: Path, playbook_dir: Path | None, kin
 
         request = current_request(root)
     outcome = run_local_dev(playbook_dir=root, story_id=story_id, target_dir=target_dir, settings=settings,
-                            config=load_config(root), kind=kind, agent=agent, request=request, out_dir=out_dir)
+                            config=load_config(root), kind=kind, agent=agent, request=request, out_dir=out_dir,
+                            model=model)
     code = EXIT_POLICY if outcome.violations else (EXIT_INCOMPLETE if outcome.incomplete else 0)
     if as_json:
         click.echo(json.dumps({"story": outcome.story_id, "kind": outcome.kind, "agent": outcome.agent,

@@ -108,7 +108,7 @@ def _target_root(target_dir: Path) -> Path:
 
 def run_local_dev(*, playbook_dir: Path, story_id: str, target_dir: Path, settings: Settings, config: Config,
                   kind: str | None = None, agent: str = "auto", request: str | None = None,
-                  out_dir: Path | None = None, claude_runner: Any = None) -> LocalDev:
+                  out_dir: Path | None = None, model: str | None = None, claude_runner: Any = None) -> LocalDev:
     from playbook.delivery.devrun import resolve_kind, run_dev
     from playbook.delivery.dispatch import story_branch
     from playbook.delivery.offline_dev import offline_runner
@@ -136,7 +136,7 @@ def run_local_dev(*, playbook_dir: Path, story_id: str, target_dir: Path, settin
         else:
             runner = offline_runner(story)
         result = run_dev(story_path=story_file, playbook_dir=playbook_dir, repo_dir=target, kind=kind,
-                         settings=settings, config=config, out_dir=out, runner=runner)
+                         settings=settings, config=config, out_dir=out, runner=runner, model=model)
         return _commit(target, branch, story, kind, config, result, chosen, note, playbook_dir)
     except BaseException:
         gitlib.git(target, "reset", "-q", "--hard", check=False)
