@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from playbook.adapters import git as gitlib
+from playbook.delivery.offline_dev import KNOWN_STACKS
 from playbook.errors import ConfigError, PolicyError
 from playbook.planning import artifacts, pipeline
 from playbook.settings import Settings
@@ -29,14 +30,8 @@ PIHOLE_REQUEST = (
 DEMO_FEEDBACK = "Serve the web UI at pihole.home.example and keep DNS on port 53 for LAN clients."
 DEMO_OWNER = "demo"
 
-# What the offline dev agent scaffolds for a known service (image pinned, ports, extras).
-DEMO_STACKS: dict[str, dict[str, Any]] = {
-    "dns-pihole": {"image": "pihole/pihole:2024.07.0", "port": 80, "extra_ports": ["53:53/tcp", "53:53/udp"],
-                   "volumes": ["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/",
-                   "exporter": {"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                                "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}}},
-}
+# What the offline dev agent scaffolds for a known service (shared with `playbook dev --target-dir`).
+DEMO_STACKS = KNOWN_STACKS
 
 
 @dataclass
@@ -168,12 +163,12 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
     step("planning with " + ("the OFFLINE planner (no model is called; artifacts say model: offline)"
                              if report.offline else "Gemini"))
 
-    result = plan(playbook_dir, PIHOLE_REQUEST, planner)
-    step(f"plan: Product Brief r{result.revision} on branch {gitlib.current_branch(playbook_dir)}")
-    result = revise(playbook_dir, planner, DEMO_FEEDBACK)
-    step(f"revise: Product Brief r{result.revision} (r1 stays in git history)")
+    planned = plan(playbook_dir, PIHOLE_REQUEST, planner)
+    step(f"plan: Product Brief r{planned.revision} on branch {gitlib.current_branch(playbook_dir)}")
+    revised = revise(playbook_dir, planner, DEMO_FEEDBACK)
+    step(f"revise: Product Brief r{revised.revision} (r1 stays in git history)")
     for _ in range(4):
-        done = approve(playbook_dir, planner, approver=DEMO_OWNER)
+        done = approve(playbook_dir, planner, approver=DEMO_OWNER).steps
         msg = f"approve: {done[0].phase.value} r{done[0].revision}"
         if len(done) > 1:
             msg += f" → drafted {done[1].phase.value} r{done[1].revision}"
