@@ -78,7 +78,7 @@ def test_hand_bumped_tag_and_deleted_stack_open_one_issue_updated_then_closed(h:
     out = _drift(h, registry_file, capsys)
     assert "updated #" in out and len(_drift_issues(h)) == 1 and "5353:53/udp" in _drift_issues(h)[0].body
     h.github.reset_calls()
-    out = _drift(h, registry_file, capsys, GITHUB_RUN_ID="4242")
+    out = _drift(h, registry_file, capsys, GITHUB_RUN_ID="4343")  # the next day's run, same drift
     assert "already says this" in out and h.github.count("PATCH") == 0 and h.github.count("POST") == 0
     # fixed and small: per target repo one repo + ref + tree read, one blob per stack file; one issue list
     assert h.github.count() == 9 and h.github.count("GET", "/git/blobs/") == 2  # dns-pihole compose + .env.sample

@@ -193,8 +193,16 @@ def render(report: DriftReport, registry_data: dict[str, Any], *, run_url: str =
     lines += ["<details><summary>Registry view (Mermaid)</summary>", "", "```mermaid",
               view.mermaid(registry_data).rstrip(), "```", "", "</details>"]
     if run_url:
-        lines += ["", f"Checked by [this run]({run_url}); this issue is updated in place and closed when the drift is gone."]
+        lines += ["", f"{RUN_LINE}({run_url}); this issue is updated in place and closed when the drift is gone."]
     return "\n".join(lines) + "\n"
+
+
+RUN_LINE = "Checked by [this run]"
+
+
+def _findings(body: str) -> str:
+    """The body without the line naming the run: a new run that finds the same drift edits nothing."""
+    return "\n".join(line for line in body.splitlines() if not line.startswith(RUN_LINE)).strip()
 
 
 def sync_issue(forge: Forge, report: DriftReport, body: str, *, bot_login: str) -> str:
@@ -223,7 +231,7 @@ def sync_issue(forge: Forge, report: DriftReport, body: str, *, bot_login: str) 
         forge.ensure_labels([LabelSpec(DRIFT_LABEL, "b60205", "BMAD: the topology registry and the repos disagree")])
         created = forge.create_issue(TITLE, body, [DRIFT_LABEL])
         return f"drift; opened #{created.number}"
-    if current.body != body:
+    if _findings(current.body) != _findings(body):
         forge.update_issue(current.number, body=body)
         return f"drift; updated #{current.number}"
     return f"drift; #{current.number} already says this"
