@@ -75,7 +75,7 @@ def check_images(stack: Stack) -> list[Finding]:
         if problem:
             findings.append(stack.finding(
                 "image-pinned", f"service {name!r}: image {image!r} {problem}",
-                "pin an exact release tag (e.g. pihole/pihole:2024.07.0) or a digest (@sha256:...)",
+                "pin an exact release tag (e.g. pihole/pihole:2026.07.2) or a digest (@sha256:...)",
                 line=stack.line("services", name, "image")))
     return findings
 
