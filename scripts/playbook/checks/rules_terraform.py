@@ -145,16 +145,36 @@ def check_fmt(directories: list[Path], tools: Tools) -> list[Finding]:
     return [Finding(**{**f.__dict__, "tool": "terraform"}) for f in findings]
 
 
+def _tracked(path: Path) -> bool:
+    """Whether git tracks anything under path; outside a work tree (cannot tell) it counts as tracked."""
+    try:
+        done = _process.run(["git", "ls-files", "--", path.name], cwd=path.parent,
+                            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1"},
+                            timeout=30, check=False)
+    except ProcessError:
+        return True  # cannot tell: do not run it
+    return done.returncode != 0 or bool(done.stdout.strip())
+
+
 def check_validate(directories: list[Path], tools: Tools) -> list[Finding]:
     """`terraform validate` where the module is initialised; it needs provider plugins to run."""
     if not directories:
         return []
     if tools.terraform is None:
         return []  # check_fmt already reported terraform as missing
-    ready = [d for d in directories if (d / ".terraform").is_dir()]
+    # A committed .terraform/ would make validate run provider binaries from the tree under check.
+    initialised = [d for d in directories if (d / ".terraform").is_dir()]
+    ready = [d for d in initialised if not _tracked(d / ".terraform")]
     findings: list[Finding] = []
-    if len(ready) < len(directories):
-        waiting = [d for d in directories if d not in ready]
+    if len(ready) < len(initialised):
+        refused = [d for d in initialised if d not in ready]
+        findings.append(skipped(
+            "terraform", "terraform-validate", str(refused[0]),
+            f"{len(refused)} module(s) carry a .terraform/ that is committed (or not in a git work tree): "
+            "validate would run provider binaries from the tree under check",
+            "remove .terraform/ from the repository (it belongs in .gitignore) and run `terraform init`"))
+    if len(initialised) < len(directories):
+        waiting = [d for d in directories if d not in initialised]
         findings.append(skipped(
             "terraform", "terraform-validate", str(waiting[0]),
             f"{len(waiting)} module(s) not initialised: `terraform validate` needs the provider plugins, "
