@@ -306,6 +306,19 @@ class GitHubForge:
         with self._errors(f"editing comment {comment_id}", "issues"):
             self._request("PATCH", self._url(f"/issues/comments/{int(comment_id)}"), input={"body": body})
 
+    def add_reaction(self, comment_id: int, content: str) -> int:
+        url = self._url(f"/issues/comments/{int(comment_id)}/reactions")
+        with self._errors(f"reacting to comment {comment_id}", "issues"):
+            return int(self._request("POST", url, input={"content": content})["id"])
+
+    def delete_reaction(self, comment_id: int, reaction_id: int) -> None:
+        url = self._url(f"/issues/comments/{int(comment_id)}/reactions/{int(reaction_id)}")
+        try:
+            with self._errors(f"removing a reaction from comment {comment_id}", "issues"):
+                self._request("DELETE", url)
+        except NotFoundError:
+            return  # already gone: the end state we want
+
     def ensure_labels(self, specs: list[LabelSpec]) -> None:
         with self._errors("syncing labels", "issues"):
             existing = {label.name.lower(): label for label in self._repo.get_labels()}
@@ -443,6 +456,7 @@ def _comment(c: Any) -> Comment:
         author_type=c.user.type if c.user else "User",
         created_at=c.created_at,
         html_url=c.html_url or "",
+        updated_at=c.updated_at,
     )
 
 

@@ -12,12 +12,12 @@ nothing the second time, and a surviving run finishes the work of a cancelled on
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from playbook.config import Config, load_config
 from playbook.errors import ForgeError, MissingSecretError, PlaybookError
-from playbook.intake import tracking
+from playbook.intake import command_queue, tracking
 from playbook.planning import artifacts, pipeline
 from playbook.planning.phases import PHASES, SPEC, STATUS_LABELS, Phase, Stage
 from playbook.planning.state import RequestState, find_request, load_state
@@ -117,10 +117,15 @@ class Located:
     tracking: Comment | None
     comments: list[Comment]
     base: str
+    queue: command_queue.QueueState = field(default_factory=command_queue.QueueState)
 
 
 def is_ours(comment: Comment, deps: Deps) -> bool:
-    return comment.author == deps.settings.bot_login or comment.author_type == "Bot"
+    """Only the configured bot identity writes our comments. Any other account — another app's
+    ``[bot]``, a user — can paste our markers, so a marker alone proves nothing: such a comment
+    is never read as tracking state, never counted as a reply and never edited."""
+    own = deps.settings.bot_login.strip().lower()
+    return bool(own) and comment.author.strip().lower() == own
 
 
 def locate(deps: Deps, issue: int, title: str) -> Located:
@@ -136,7 +141,8 @@ def locate(deps: Deps, issue: int, title: str) -> Located:
     else:
         request = f"{issue}-{slugify(title)}"
         branch = f"bmad/{request}"
-    return Located(issue, title, request, branch, tracking_comment, comments, base)
+    queue = command_queue.parse_state(tracking_comment.body if tracking_comment else None)
+    return Located(issue, title, request, branch, tracking_comment, comments, base, queue)
 
 
 def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | None]:
@@ -167,9 +173,28 @@ def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState
         pr=pull.number if pull else None, run_url=deps.settings.run_url, failure=failure, notice=notice,
     )
     if loc.tracking is None:
+        # A new tracking comment: the comments before it are history, not commands to replay.
+        loc.queue.floor = max(loc.queue.floor, max((c.id for c in loc.comments), default=0))
+        loc.queue.known = True
+    body = command_queue.stamp(body, loc.queue)
+    if loc.tracking is None:
         loc.tracking = deps.forge.create_comment(loc.issue, body)
     elif loc.tracking.body != body:
         deps.forge.edit_comment(loc.tracking.id, body)
+        loc.tracking = replace(loc.tracking, body=body)
+
+
+def save_queue(deps: Deps, loc: Located) -> None:
+    """Record the handled commands in the tracking comment when no handler wrote it (one PATCH)."""
+    if loc.tracking is None or not loc.queue.known:
+        return
+    replied = command_queue.replied_to(loc.comments, lambda c: is_ours(c, deps))
+    if not loc.queue.marked - replied:
+        return  # every command handled in this run left its own mark (a reply or the tracking update)
+    body = command_queue.stamp(loc.tracking.body, loc.queue)
+    if body != loc.tracking.body:
+        deps.forge.edit_comment(loc.tracking.id, body)
+        loc.tracking = replace(loc.tracking, body=body)
 
 
 def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: RequestState | None, status: str) -> None:
@@ -226,7 +251,7 @@ def reply_once(deps: Deps, loc: Located, comment_id: int, text: str) -> None:
     marker = REPLY_MARKER.format(comment_id=comment_id)
     if any(marker in c.body for c in loc.comments if is_ours(c, deps)):
         return
-    deps.forge.create_comment(loc.issue, cap(f"{marker}\n{text}", tracking.BODY_LIMIT))
+    loc.comments.append(deps.forge.create_comment(loc.issue, cap(f"{marker}\n{text}", tracking.BODY_LIMIT)))
 
 
 def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, current_labels: tuple[str, ...],
