@@ -48,6 +48,7 @@ class ModelResponse:
     model: str
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
+    usage_known: bool = True  # False when the provider reported no usage: shown as unknown, never $0
 
 
 @runtime_checkable

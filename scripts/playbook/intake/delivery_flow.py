@@ -15,6 +15,7 @@ from playbook.intake.github_flow import (
     Located,
     load_request_state,
     locate,
+    read_state,
     sync_labels,
     update_tracking,
 )
@@ -154,7 +155,8 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
         except NotFoundError:
             return 0
         loc = locate(deps, issue.number, issue.title)
-        update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=deps.forge.find_pull(loc.branch))
+        state, broken = read_state(ws, loc)
+        update_tracking(deps, loc, ws, state, pull=deps.forge.find_pull(loc.branch), failure=broken)
     return 0
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from playbook.config import Config, load_config
-from playbook.errors import ForgeError, MissingSecretError, PlaybookError
+from playbook.errors import ForgeError, MissingSecretError, PlaybookError, StateError, ValidationError
 from playbook.intake import command_queue, tracking
 from playbook.planning import artifacts, pipeline
 from playbook.planning.phases import PHASES, SPEC, STATUS_LABELS, Phase, Stage
@@ -158,6 +158,27 @@ def load_request_state(ws: Workspace, loc: Located) -> RequestState | None:
     return load_state(ws, request) if request else None
 
 
+def read_state(ws: Workspace, loc: Located) -> tuple[RequestState | None, tracking.Failure | None]:
+    """The request state, or — when an artifact on the branch cannot be read (a hand edit with a
+    duplicate key, a YAML tag, an unknown status, colliding stories) — None and the failure that
+    names the file, the line and the fix, for the tracking comment."""
+    try:
+        return load_request_state(ws, loc), None
+    except (ValidationError, StateError) as exc:
+        return None, unreadable_failure(exc, ws.branch)
+
+
+def unreadable_failure(exc: PlaybookError, branch: str) -> tracking.Failure:
+    problems = getattr(exc, "problems", None) or []
+    head = exc.message.splitlines()[0]
+    reason = head + (": " + "; ".join(problems) if problems else "")
+    return tracking.Failure(
+        "Reading the request", reason[:1500],
+        f"{exc.fix + '. ' if exc.fix and 'nothing was committed' not in exc.fix else ''}"
+        f"Correct the file on branch `{branch}` (or revert the hand edit), then comment `/retry`",
+    )
+
+
 # --------------------------------------------------------------------------- output: comment, labels, PR
 
 
@@ -261,7 +282,8 @@ def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, cu
     A PR that cannot be opened (e.g. Actions may not create pull requests) is shown as the
     failure and raised after the comment is written; the commits stay, and the next run opens it.
     """
-    state = load_request_state(ws, loc)
+    state, broken = read_state(ws, loc)
+    failure = failure or broken
     pr_error: ForgeError | None = None
     try:
         pull = ensure_pull(deps, loc, ws, state, pull)
@@ -276,7 +298,9 @@ def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, cu
 
 
 def failure_from(phase: str, exc: PlaybookError) -> tracking.Failure:
-    return tracking.Failure(phase, exc.message.splitlines()[0][:500], exc.fix or "/retry")
+    problems = getattr(exc, "problems", None) or []  # a validation error lists every problem: show them
+    reason = exc.message.splitlines()[0] + (": " + "; ".join(problems) if problems else "")
+    return tracking.Failure(phase, reason[:1500 if problems else 500], exc.fix or "/retry")
 
 
 def require_model_secrets(deps: Deps) -> None:

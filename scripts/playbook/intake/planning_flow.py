@@ -21,6 +21,7 @@ from playbook.intake.github_flow import (
     is_ours,
     load_request_state,
     locate,
+    read_state,
     reply_once,
     require_model_secrets,
     save_queue,
@@ -166,7 +167,11 @@ def _run_queued(item: Any, deps: Deps, loc: Located, issue: Any) -> int:
 def _handle(action: Any, deps: Deps, loc: Located, issue: Any) -> int:
     command = action.command
     ws, pull = workspace_for(deps, loc)
-    state = load_request_state(ws, loc)
+    state, broken = read_state(ws, loc)
+    if broken is not None:  # named in the tracking comment; the run itself ends cleanly
+        deps.log(f"/{command.name} not run: {broken.reason}")
+        finish(deps, loc, ws, pull, issue.labels, failure=broken)
+        return 0
     if state is None:
         if command.name in ("retry",) and "bmad:brief" in issue.labels:
             return on_start(_StartFromCommand(issue.number, action.author, action.author_type), deps)
