@@ -205,14 +205,21 @@ def _info(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReques
     if name == "help":
         reply_once(deps, loc, action.comment_id, help_text())
     elif name == "cost":
-        rows = "\n".join(
-            f"| {p.title} | r{p.revision} | {p.model} | {p.usage.get('input_tokens', 0)} / "
-            f"{p.usage.get('output_tokens', 0)} | ${p.usage.get('cost_usd', 0):.4f} |" for p in state.phases if p.exists)
+        from playbook.intake import tracking
+        from playbook.planning import ledger
+
+        rows = [f"| {r['title']} | {r['revision']} | {r['model']} | {r['tokens']} | {r['cost']} |"
+                for r in tracking.phase_rows(state, "") if r["tokens"]]
+        dev = tracking.dev_row(state)
+        if dev:
+            rows.append(f"| Dev runs (target repos) | {dev['runs']} | Claude Code | {dev['tokens']} | {dev['cost']} |")
         total = state.usage
+        notes = "".join(f"\n- {line}" for line in tracking.ledger_notes(state))
         reply_once(deps, loc, action.comment_id,
-                    "| Phase | Revision | Model | Tokens in / out | Est. cost |\n|---|---|---|---|---|\n" + rows
-                    + f"\n| **Total** | | | {int(total['input_tokens'])} / {int(total['output_tokens'])} | "
-                    f"**${total['cost_usd']:.4f}** |")
+                   "| Phase | Revision | Model | Tokens in / out | Est. cost |\n|---|---|---|---|---|\n"
+                   + "\n".join(rows)
+                   + f"\n| **Total** (every revision and dev run) | | | {ledger.tokens_text(total)} | "
+                   f"**{ledger.cost_text(total)}** |" + (f"\n{notes}" if notes else ""))
     else:  # status: the tracking comment is the status
         finish(deps, loc, ws, pull, labels)
     return 0
