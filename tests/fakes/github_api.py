@@ -543,6 +543,7 @@ class FakeGitHub:
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", self._get_issue),
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._list_comments),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._create_comment),
+            ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._get_comment),
             ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._edit_comment),
             ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", self._create_reaction),
             ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}",
@@ -863,6 +864,12 @@ class FakeGitHub:
                                                        "message": "body is too long (maximum is 65536 characters)"}])
         comment = self._add_comment(repo, issue.number, body, self._actor(token))
         return 201, self._comment_json(repo, comment)
+
+    def _get_comment(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None:
+            raise ApiError(404, "Not Found")
+        return 200, self._comment_json(repo, comment)
 
     def _edit_comment(self, repo: _Repo, params: dict[str, str], payload: dict, **_: Any) -> tuple:
         comment = repo.comments.get(self._int(params["comment_id"]))

@@ -184,3 +184,31 @@ def test_the_handled_window_moves_the_floor_and_round_trips():
     again = command_queue.parse_state(body)
     assert (again.floor, again.handled) == (state.floor, state.handled)
     assert command_queue.stamp(body, again) == body and body.splitlines()[1] == state.marker()
+
+
+def test_a_schedule_run_overlapping_a_command_run_keeps_its_queue_record(h: Harness, monkeypatch):
+    """SECURITY-TESTS 48: the reconcile sweep runs outside the issue's group; a command run that
+    records a handled command while the sweep is between reading and editing the tracking comment
+    keeps that record (the sweep re-reads the comment right before its edit)."""
+    from playbook.intake import delivery_flow, github_flow
+
+    issue, number = h.complete_planning()
+    h.env["BMAD_DISPATCH_TOKEN"] = None  # type: ignore[assignment]
+    assert h.merged(number, h.github.merge_pull(REPO, number)) == 1  # nothing dispatched: left for the sweep
+    h.env["BMAD_DISPATCH_TOKEN"] = "github_pat_canary_dispatch_0123456789"
+    command = h.github.add_comment(REPO, issue, "/status", "owner")
+    real_locate = github_flow.locate
+
+    def locate_then_a_command_run_writes(deps, number_, title):
+        loc = real_locate(deps, number_, title)
+        tracking = h.github.repos[REPO].comments[loc.tracking.id]  # the concurrent command run's edit
+        state = command_queue.parse_state(tracking.body)
+        state.mark(command)
+        h.github.edit_comment_body(REPO, loc.tracking.id, command_queue.stamp(tracking.body, state))
+        return loc
+
+    monkeypatch.setattr(delivery_flow, "locate", locate_then_a_command_run_writes)
+    assert h.run("schedule", {"schedule": "0 6 * * *", "repository": {"full_name": REPO}}) == 0
+    assert h.github.dispatches(h.targets["apps"])  # the sweep did its work ...
+    (tracking,) = _tracking(h, issue)
+    assert command in command_queue.parse_state(tracking).handled  # ... and kept the command run's record

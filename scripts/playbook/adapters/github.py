@@ -313,6 +313,19 @@ class GitHubForge:
         with self._errors(f"commenting on issue #{issue}", "issues"):
             return _comment(self._repo.get_issue(issue).create_comment(body))
 
+    def get_comment(self, comment_id: int) -> Comment:
+        with self._errors(f"reading comment {comment_id}", "issues"):
+            data = self._request("GET", self._url(f"/issues/comments/{int(comment_id)}"))
+        user = data.get("user") or {}
+
+        def stamp(value: Any) -> datetime | None:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+        created = stamp(data.get("created_at")) or datetime.now(UTC)
+        return Comment(id=int(data["id"]), body=data.get("body") or "", author=user.get("login") or "",
+                       author_type=user.get("type") or "User", created_at=created,
+                       html_url=data.get("html_url") or "", updated_at=stamp(data.get("updated_at")))
+
     def edit_comment(self, comment_id: int, body: str) -> None:
         with self._errors(f"editing comment {comment_id}", "issues"):
             self._request("PATCH", self._url(f"/issues/comments/{int(comment_id)}"), input={"body": body})

@@ -72,6 +72,19 @@ class QueueState:
         return f"<!-- bmad-queue:v1 floor={self.floor} handled={','.join(str(i) for i in self.handled)} -->"
 
 
+def merged(ours: QueueState, theirs: QueueState) -> QueueState:
+    """Both records at once: what a concurrent run recorded is never written back out."""
+    if not theirs.known:
+        return ours
+    state = QueueState(max(ours.floor, theirs.floor), [], known=True, marked=set(ours.marked))
+    for comment_id in sorted({*ours.handled, *theirs.handled}):
+        if comment_id > state.floor:
+            state.handled.append(comment_id)
+    while len(state.handled) > HANDLED_WINDOW:
+        state.floor = max(state.floor, state.handled.pop(0))
+    return state
+
+
 def parse_state(body: str | None) -> QueueState:
     m = QUEUE_RE.search(body or "")
     if m is None:

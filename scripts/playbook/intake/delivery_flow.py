@@ -148,6 +148,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
         try:
             issue = deps.forge.get_issue(issue_number)
             loc = locate(deps, issue.number, issue.title)
+            loc.shared = True  # runs in the planning PR's group, not the issue's
             labels = issue.labels
         except NotFoundError:
             loc = None
@@ -226,6 +227,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
             try:
                 issue = deps.forge.get_issue(issue_number)
                 loc, labels = locate(deps, issue.number, issue.title), issue.labels
+                loc.shared = True  # the sweep runs beside the issue's own runs
             except (NotFoundError, ForgeError):
                 loc = None
         rc |= send(deps, ws, stories, merge_sha=head, loc=loc, labels=labels,

@@ -118,6 +118,10 @@ class Located:
     comments: list[Comment]
     base: str
     queue: command_queue.QueueState = field(default_factory=command_queue.QueueState)
+    # True in runs outside the issue's concurrency group (planning-PR merge, reconcile, a target
+    # repo's publish): they re-read the tracking comment right before editing it, so a command
+    # run's queue record written meanwhile is kept, not overwritten with an older one.
+    shared: bool = False
 
 
 def is_ours(comment: Comment, deps: Deps) -> bool:
@@ -197,6 +201,11 @@ def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState
         # A new tracking comment: the comments before it are history, not commands to replay.
         loc.queue.floor = max(loc.queue.floor, max((c.id for c in loc.comments), default=0))
         loc.queue.known = True
+    if loc.shared and loc.tracking is not None:
+        fresh = deps.forge.get_comment(loc.tracking.id)
+        if is_ours(fresh, deps):
+            loc.queue = command_queue.merged(loc.queue, command_queue.parse_state(fresh.body))
+            loc.tracking = fresh
     body = command_queue.stamp(body, loc.queue)
     if loc.tracking is None:
         loc.tracking = deps.forge.create_comment(loc.issue, body)
