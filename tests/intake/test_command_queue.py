@@ -212,3 +212,19 @@ def test_a_schedule_run_overlapping_a_command_run_keeps_its_queue_record(h: Harn
     assert h.github.dispatches(h.targets["apps"])  # the sweep did its work ...
     (tracking,) = _tracking(h, issue)
     assert command in command_queue.parse_state(tracking).handled  # ... and kept the command run's record
+
+
+def test_three_rapid_events_the_cancelled_middle_one_is_finished(h: Harness):
+    """SECURITY-TESTS 43: /revise (runs), /revise (its run cancelled), /status (runs): both revisions land, in order."""
+    issue = _started(h)
+    h.answer("create-product-brief", "first")
+    assert h.comment(issue, "/revise first") == 0
+    middle = _queued(h, issue, "/revise second", "owner")
+    h.answer("create-product-brief", "second")
+    assert h.comment(issue, "/status") == 0
+    messages = h.github.commits(REPO, _branch(h))
+    assert "revise Product Brief r3" in messages[0] and "revise Product Brief r2" in messages[1]
+    brief = next(t for p, t in h.github.files_at(REPO, _branch(h)).items() if p.endswith("product-brief.md"))
+    assert f"trigger: comment:{middle}" in brief and "feedback: second" in brief
+    assert h.comment(issue, "/status") == 0  # and nothing runs twice
+    assert h.github.commits(REPO, _branch(h)) == messages and len(h.gemini.requests) == 3
