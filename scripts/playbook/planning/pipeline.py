@@ -229,7 +229,7 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
                f"Model: {routed.response.model} ({routed.response.provider}); "
                f"tokens in/out {usage['input_tokens']}/{usage['output_tokens']}; est. ${usage['cost_usd']:.4f}")
     sha = ws.commit(files, message)
-    return _result(state.request, phase, revision, sha, files, routed)
+    return _result(state.request, phase, revision, sha, files, routed, usage)
 
 
 def ask_checked(planner: Planner, alias: str, request: ModelRequest) -> tuple[Routed, dict[str, Any]]:
@@ -287,13 +287,10 @@ def _spend_of(planner: Planner, exc: ModelTruncatedError) -> dict[str, Any]:
 
 
 def _result(request: str, phase: Phase, revision: int, sha: str | None, files: Mapping[str, Any],
-            routed: Routed) -> StepResult:
+            routed: Routed, usage: dict[str, Any]) -> StepResult:
     return StepResult(
         request, phase, revision, sha, tuple(sorted(files)), model=routed.response.model,
-        provider=routed.response.provider,
-        usage={"input_tokens": routed.response.usage.input_tokens,
-               "output_tokens": routed.response.usage.output_tokens, "cost_usd": routed.cost_usd},
-        skipped_routes=routed.skipped,
+        provider=routed.response.provider, usage=dict(usage), skipped_routes=routed.skipped,
     )
 
 
