@@ -259,9 +259,11 @@ def ask_checked(planner: Planner, alias: str, request: ModelRequest) -> tuple[Ro
         try:
             routed = planner.router.generate(alias, replace(request, max_output_tokens=limits.max_output_tokens))
         except ModelTruncatedError as again:
+            spent = ledger.add(*discarded, _spend_of(planner, again))
             raise ModelTruncatedError(
                 f"the model's answer was cut off at the output limit twice ({exc.budget}, then "
-                f"{again.budget} tokens; finishReason MAX_TOKENS); nothing was committed",
+                f"{again.budget} tokens; finishReason MAX_TOKENS); nothing was committed (the two attempts "
+                f"used {ledger.tokens_text(spent)} tokens, est. {ledger.cost_text(spent)})",
                 budget=again.budget, model=again.model,
                 fix=f"comment /retry, or raise `limits.max_output_tokens` in playbook.yaml (now "
                 f"{limits.max_output_tokens}) and comment /retry",
@@ -270,7 +272,8 @@ def ask_checked(planner: Planner, alias: str, request: ModelRequest) -> tuple[Ro
     if len(text) > limits.max_answer_chars:
         raise ModelOutputError(
             f"the model's answer is {len(text)} characters, more than `limits.max_answer_chars` "
-            f"({limits.max_answer_chars}); it was refused and nothing was committed",
+            f"({limits.max_answer_chars}); it was refused and nothing was committed (it used "
+            f"{routed.response.usage.output_tokens} output tokens, est. ${routed.cost_usd:.4f})",
             fix="comment /revise asking for a shorter document, or raise `limits.max_answer_chars` in playbook.yaml",
         )
     usage: dict[str, Any] = {"input_tokens": routed.response.usage.input_tokens,
