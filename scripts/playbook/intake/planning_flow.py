@@ -149,6 +149,10 @@ def _run_queued(item: Any, deps: Deps, loc: Located, issue: Any) -> int:
     if item.command.error:  # bad arguments: the reply (with its marker) is the outcome
         reply_once(deps, loc, item.comment_id, f"`/{item.command.name}`: {item.command.error}")
         return 0
+    if item.command.name == "ops":  # on any issue, request or not: one read-only reply is the outcome
+        from playbook.intake.ops_flow import on_ops
+
+        return on_ops(item, deps, loc)
     ack = _react(deps, item.comment_id, command_queue.ACK) if item.command.name in command_queue.SLOW_COMMANDS else None
     loc.queue.mark(item.comment_id)  # written with the handler's tracking update (or by save_queue)
     rc = 1
