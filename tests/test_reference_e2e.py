@@ -19,7 +19,9 @@ from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from flow_harness import BOT, REPO, TOKEN, _template
 from playbook.adapters import git as gitlib
 from playbook.checks import check_path
+from playbook.checks.deploy_diff import MARKER as DEPLOY_MARKER
 from playbook.delivery.scaffold import render_stack
+from playbook.demo.reference import DEMO_STACKS
 
 CLAUDE = node_tool(".bin", "claude")
 APPS_TOKEN = "ghs_canary_apps_token_0123456789"
@@ -84,12 +86,7 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
         (playbook_dir / path).write_text(content)
     apps_files = fake_github.files_at(apps_repo, "main")
     dev_checkout = _checkout(tmp_path / "apps-dev", apps_files)
-    stack = render_stack("dns-pihole", image="pihole/pihole:2024.07.0", port=80,
-                         extra_ports=["53:53/tcp", "53:53/udp"],
-                         volumes=["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                         environment={"WEBPASSWORD": ""}, health_path="/admin/",
-                         exporter={"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                                   "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}})
+    stack = render_stack("dns-pihole", **DEMO_STACKS["dns-pihole"])  # Pi-hole v6, patterns/services/pihole.md
     anthropic.script([
         *[tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/{name}", "content": content})
           for name, content in stack.items()],
@@ -138,11 +135,15 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert "status: review" in fake_github.files_at(REPO, "main")[story_path]
     links = [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c]
     assert len(links) == 2 and links[0].startswith("<!-- bmad-tracking")  # the tracking comment and one report
+    # what will deploy: one sticky comment on the IaC PR with the normalised compose config
+    (deploy,) = [c for c in fake_github.comments(apps_repo, pull["number"]) if c.startswith(DEPLOY_MARKER)]
+    assert "stacks/dns-pihole/docker-compose.yml` — added" in deploy and "+    image: pihole/pihole:2026.07.2" in deploy
     # publishing again (a re-run) changes nothing: same PR, same single report
     rerun = _checkout(tmp_path / "apps-publish-again", apps_files)
     assert _main(["publish", "--result", str(out), "--repo-dir", str(rerun), "--playbook-dir", str(playbook_dir)]) == 0
     assert len(fake_github.pulls(apps_repo)) == 1
     assert [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c] == links
+    assert [c for c in fake_github.comments(apps_repo, pull["number"]) if c.startswith(DEPLOY_MARKER)] == [deploy]
     # a re-run whose result is still flagged turns a PR someone marked ready back into a draft
     fake_github.repos[apps_repo].pulls[pull["number"]].draft = False
     again = _checkout(tmp_path / "apps-publish-third", apps_files)
@@ -185,6 +186,14 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert deployed["event_type"] == "bmad-deployed"
     assert h.repository_dispatch("bmad-deployed", deployed["client_payload"]) == 0
     assert "status: done" in fake_github.files_at(REPO, "main")[story_path]
+    # the dev run's spend travelled back with the report and is in the request's ledger
+    from playbook.planning import artifacts as story_artifacts
+
+    spent = deployed["client_payload"]["dev_usage"]
+    story_meta = story_artifacts.parse(fake_github.files_at(REPO, "main")[story_path], "story", source=story_path)[0]
+    assert spent["input_tokens"] > 0 and story_meta["dev_usage"][0]["cost_usd"] == spent["cost_usd"]
+    tracking = next(c for c in fake_github.comments(REPO, issue) if c.startswith("<!-- bmad-tracking"))
+    assert "| Dev runs (target repos) | | 1 run | Claude Code |" in tracking
 
     # 7. a bad change is undone with `git revert` of the merge commit: the previous tree comes back
     history = tmp_path / "apps-history"

@@ -31,7 +31,7 @@ class Service:
 
 # Known services: what the offline planner can recognise in a request.
 SERVICES: tuple[Service, ...] = (
-    Service("pihole", "dns-pihole", "Pi-hole", "pihole/pihole:2024.07.0", 80, ("pi-hole", "pihole")),
+    Service("pihole", "dns-pihole", "Pi-hole", "pihole/pihole:2026.07.2", 80, ("pi-hole", "pihole")),
     Service("jellyfin", "media-jellyfin", "Jellyfin", "jellyfin/jellyfin:10.9.7", 8096, ("jellyfin",)),
     Service("plex", "media-plex", "Plex", "plexinc/pms-docker:1.40.4.8679-424562606", 32400, ("plex",)),
     Service("vaultwarden", "auth-vaultwarden", "Vaultwarden", "vaultwarden/server:1.32.0", 80, ("vaultwarden",)),
@@ -322,9 +322,33 @@ def _generic(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
     return f"# {title}\n\n## Summary\n\nOffline output for this skill.\n\n## Open questions\n\n- None.\n" + _revision_notes(feedback)
 
 
+def _ops(_text: str, _feedback: str, variables: Mapping[str, Any]) -> str:
+    """A deterministic operator answer: the registry entries whose name, host or port the question names."""
+    question = str(variables.get("question") or "")
+    registry = variables.get("registry") or {}
+    words = {w.strip("?.,!:;`'\"").lower() for w in question.split()}
+    hits = []
+    for service in registry.get("services") or []:
+        ports = [f"{p.get('published')}/{p.get('protocol')}" for p in service.get("ports") or []]
+        keys = {str(service.get("name", "")).lower(), *[str(h).lower() for h in service.get("hosts") or []],
+                *[p.split("/")[0] for p in ports]}
+        if keys & words or any(str(service.get("name", "")).lower() in w for w in words):
+            hits.append(f"- `{service.get('name')}` on node `{service.get('node') or '?'}`: ports "
+                        f"{', '.join(ports) or 'none'}; hosts {', '.join(service.get('hosts') or []) or 'none'} "
+                        f"(from {(service.get('source') or {}).get('path', 'the registry')})")
+    for node in registry.get("nodes") or []:
+        if {str(node.get("name", "")).lower(), str(node.get("vmid", ""))} & words:
+            hits.append(f"- node `{node.get('name')}` ({node.get('kind')}, vmid {node.get('vmid', '-')}, "
+                        f"addresses {', '.join(node.get('addresses') or []) or 'none'})")
+    if not hits:
+        return "The topology registry has no entry matching the question. Run `playbook topology show`.\n"
+    return "From the topology registry:\n\n" + "\n".join(hits) + "\n"
+
+
 _WRITERS = {
     "create-product-brief": _brief,
     "create-prd": _prd,
     "create-architecture": _architecture,
     "create-epics-and-stories": _stories,
+    "ops": _ops,
 }

@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 incomplete (turn limit, error or timeout; files kept),
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -21,30 +22,48 @@ PROTECTED_VARIABLES = ("HOME", "RUNNER_TEMP", "RUNNER_TOOL_CACHE", "GITHUB_ENV",
 
 
 @click.command("dev")
-@click.option("--story", "story", type=click.Path(path_type=Path), help="Story file under _bmad-output/implementation-artifacts/.")
+@click.option("--story", "story", type=click.Path(path_type=Path),
+              help="Story file under _bmad-output/implementation-artifacts/ (with --target-dir: its id, e.g. 1.1).")
 @click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="A repository_dispatch (bmad-story) event instead of --story.")
-@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
-              help="Checkout of the playbook repository.")
-@click.option("--repo-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
-              help="Checkout of the target repository; the CLI runs here.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Checkout of the playbook repository (required unless --target-dir; then $PLAYBOOK_DIR or .).")
+@click.option("--repo-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Checkout of the target repository; the CLI runs here (Actions).")
+@click.option("--target-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Local mode: your target checkout; the story is committed there on its own branch.")
+@click.option("--agent", type=click.Choice(["auto", "claude", "offline"]), default="auto", show_default=True,
+              help="Local mode: the Claude Code CLI when it can run, else the offline scaffolder.")
+@click.option("--request", "request", default=None, help="Local mode: the request the story belongs to, if ambiguous.")
 @click.option("--kind", type=click.Choice(["apps", "infra"]), default=None,
               help="Target kind; defaults to the story's target (required for `both`).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dev-result"),
-              show_default=True, help="Where result.json and changes.patch are written.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where result.json and changes.patch are written [default: dev-result; local mode: a temp dir].")
 @click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
+@click.option("--json", "as_json", is_flag=True, help="Local mode: print the outcome as JSON.")
 @click.option("--agent-user", default=None, envvar="PLAYBOOK_AGENT_USER",
               help="Run the CLI as this unprivileged user over a scratch copy (needs root).")
 @click.option("--playbook-repo", default=None, envvar="PLAYBOOK_REPO",
               help="The playbook repository fixed by the caller workflow; a payload naming another is refused.")
-def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_dir: Path, kind: str | None,
-        out_dir: Path, model: str | None, agent_user: str | None, playbook_repo: str | None) -> int:
+def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, repo_dir: Path | None,
+        target_dir: Path | None, agent: str, request: str | None, kind: str | None, out_dir: Path | None,
+        model: str | None, as_json: bool, agent_user: str | None, playbook_repo: str | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
     from playbook.adapters.agent_user import AgentUser
     from playbook.config import load_config
     from playbook.delivery.devrun import run_dev, story_path_from_event, write_failure
     from playbook.errors import PayloadError, PlaybookError
 
+    if target_dir is not None:
+        from playbook.cli.dev_local import dev_local
+
+        if story is None or event_file is not None or repo_dir is not None:
+            raise click.UsageError("local mode takes --story <ID> --target-dir <DIR> (not --event-file or --repo-dir)")
+        return dev_local(story_id=str(story), target_dir=target_dir, playbook_dir=playbook_dir, kind=kind,
+                         agent=agent, request=request, out_dir=out_dir, model=model, as_json=as_json)
+    if playbook_dir is None or repo_dir is None:
+        raise click.UsageError("pass --playbook-dir and --repo-dir (Actions), or --story <ID> --target-dir <DIR> (local)")
+    out_dir = out_dir or Path("dev-result")
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
     payload = None
@@ -99,7 +118,25 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
     outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
                           playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
     click.echo(outcome.message)
+    if outcome.pull is not None and outcome.commit:
+        write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"pull-head": outcome.pull.head,
+                                                             "pull-sha": outcome.commit})
     return 0 if outcome.pull is not None else 1
+
+
+STEP_OUTPUT_VALUE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+
+
+def write_step_outputs(path: str | None, outputs: dict[str, str]) -> None:
+    """Append name=value lines to $GITHUB_OUTPUT (the code-scanning job reads the branch and commit).
+
+    Only plain branch names and hex commits are written, so no value can add a line of its own.
+    """
+    if not path:
+        return
+    safe = {name: value for name, value in outputs.items() if STEP_OUTPUT_VALUE.fullmatch(value)}
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.writelines(f"{name}={value}\n" for name, value in safe.items())
 
 
 @click.command("receive")
@@ -116,10 +153,7 @@ def receive(event_file: Path, playbook_dir: Path, playbook_repo: str) -> int:
     settings = Settings.from_env(os.environ, root=playbook_dir)
     receipt = run_receive(settings, event_file=event_file, playbook_dir=playbook_dir.resolve(),
                           playbook_repo=playbook_repo)
-    output = os.environ.get("GITHUB_OUTPUT")
-    if output:
-        with open(output, "a", encoding="utf-8") as handle:  # a fixed value, never payload text
-            handle.write(f"skip={'true' if receipt.skip else 'false'}\n")
+    write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"skip": "true" if receipt.skip else "false"})
     if receipt.published is not None:
         click.echo(f"story {receipt.story.id}: already published as PR #{receipt.published.number}; skipping")
     else:

@@ -135,6 +135,16 @@ def read_patterns(playbook_dir: Path, kind: str) -> str:
     return "\n".join(f"### patterns/{p.filename}\n\n{p.body}\n" for p in load_patterns(playbook_dir / "patterns", kind))
 
 
+def read_recipes(playbook_dir: Path, kind: str, story_text: str) -> str:
+    """The service recipes (patterns/services/) for the services the story names; apps only."""
+    from playbook.patterns import load_recipes, recipes_for
+
+    if kind != "apps":
+        return ""
+    chosen = recipes_for(story_text, load_recipes(playbook_dir / "patterns"))
+    return "\n".join(f"### patterns/{r.pattern.filename}\n\n{r.pattern.body}\n" for r in chosen)
+
+
 def read_examples(repo_dir: Path, kind: str, service: str) -> str:
     """Up to two existing units (stacks, modules, roles) of the target repo, as text."""
     units: list[Path] = []
@@ -168,6 +178,17 @@ def _read_optional(path: Path) -> str:
         return ""
 
 
+def _placement(playbook_dir: Path, service: str) -> str:
+    from playbook.errors import ValidationError
+    from playbook.topology import placement, registry
+
+    path = playbook_dir / registry.REGISTRY_PATH
+    try:
+        return placement.placement_note(registry.load(path), service) if path.is_file() else ""
+    except ValidationError:
+        return ""  # an invalid registry is reported by `playbook topology validate`, not by the dev run
+
+
 def build_prompt(
     story: artifacts.Story, story_text: str, *, request_dir: str, kind: str, playbook_dir: Path, repo_dir: Path,
     allowed_prefixes: tuple[str, ...], budget_tokens: int,
@@ -183,7 +204,9 @@ def build_prompt(
         Piece("story", story_text, required=True),
         Piece("architecture", _read_optional(planning / "architecture.md")),
         Piece("patterns", read_patterns(playbook_dir, kind)),
+        Piece("recipes", read_recipes(playbook_dir, kind, story_text)),
         Piece("examples", read_examples(repo_dir, kind, story.service)),
+        Piece("placement", _placement(playbook_dir, story.service)),
         Piece("topology", _read_optional(playbook_dir / "_bmad-output" / "topology.yaml")),
     ]
     fitted = fit(pieces, budget_tokens)
@@ -191,7 +214,9 @@ def build_prompt(
         "story": "The story to implement",
         "architecture": "The approved architecture",
         "patterns": "Conventions every file must follow (patterns/)",
+        "recipes": "Current, known-good settings for the services in this story (patterns/services/)",
         "examples": "Existing examples in this repository",
+        "placement": "Where it runs (from the topology registry)",
         "topology": "Homelab topology (_bmad-output/topology.yaml)",
     }
     prefixes = ", ".join(f"`{p}`" for p in allowed_prefixes)
@@ -341,7 +366,9 @@ def _run_in_scratch(
             reverted.append(change.path)
             violations += [f"{p} (reverted)" for p in problems]
     denied = tuple(_denial(d, work) for d in claude.permission_denials)
-    violations += [f"{d}: refused by the CLI's permission rules" for d in denied]
+    for attempt in denied:  # "Tool: target" → "target: Tool refused ..." (the path first, like every violation)
+        tool, _, target = attempt.partition(": ")
+        violations.append(f"{target}: {tool} refused by the CLI's permission rules")
     refused: list[str] = []
     for change in diffpolicy.collect_changes(work):
         findings = _secret_findings(work, change, config.dev.max_file_bytes)

@@ -42,6 +42,13 @@ def pr_marker(payload: dict[str, Any]) -> str:
     return f"<!-- bmad-story {json.dumps(keep, separators=(',', ':'), sort_keys=True)} -->"
 
 
+def _dev_usage_line(result: dict[str, Any]) -> str:
+    from playbook.delivery import dev_usage
+
+    line = dev_usage.marker(dev_usage.from_result(result))
+    return f"\n{line}" if line else ""
+
+
 def read_pr_marker(body: str) -> dict[str, Any] | None:
     match = PR_MARKER_RE.search(body or "")
     if not match:
@@ -76,12 +83,15 @@ def apply_patch(repo_dir: Path, patch: Path) -> None:
         gitlib.git(repo_dir, "apply", "--index", "--whitespace=nowarn", str(patch))
 
 
-def changed_files(repo_dir: Path, config: Config, kind: str, service: str) -> dict[str, str | None]:
-    """The applied change as {path: text or None}, after the diff policy (the story's own paths) passed."""
+def changed_files(repo_dir: Path, config: Config, kind: str, service: str | None = None) -> dict[str, str | None]:
+    """The applied change as {path: text or None}, after the diff policy passed: the story's own
+    paths when ``service`` is given, else the kind's configured prefixes."""
     from playbook.delivery.diffpolicy import check_changes, collect_changes, story_paths
 
+    configured = config.target(kind).paths
+    allowed = story_paths(kind, service, configured) if service else configured
     changes = collect_changes(repo_dir)
-    violations = check_changes(changes, kind=kind, allowed_prefixes=story_paths(kind, service, config.target(kind).paths),
+    violations = check_changes(changes, kind=kind, allowed_prefixes=allowed,
                                max_files=config.dev.max_files, max_file_bytes=config.dev.max_file_bytes)
     if violations:
         raise PolicyError("the change breaks the diff policy; nothing was published", violations=violations,
@@ -94,7 +104,9 @@ def changed_files(repo_dir: Path, config: Config, kind: str, service: str) -> di
     return files
 
 
-def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str) -> tuple[list[Any], list[str]]:
+def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str, *,
+               topology_file: Path | None = None) -> tuple[list[Any], list[str]]:
+    """Pattern checks of the changed stacks or infra dirs, plus registry collisions when a registry is given."""
     from playbook.checks import check_path
 
     roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/")}) if kind == "apps" else \
@@ -103,7 +115,22 @@ def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str) -> tuple
     for root in roots:
         if (repo_dir / root).exists():
             findings.extend(check_path(repo_dir / root, kind))
+            if topology_file is not None:
+                findings.extend(_collisions(repo_dir / root, topology_file))
     return findings, roots
+
+
+def _collisions(path: Path, topology_file: Path) -> list[Any]:
+    from playbook.checks import WARNING, Finding
+    from playbook.errors import ValidationError
+    from playbook.topology import collisions, registry
+
+    try:
+        data = registry.load(topology_file)
+    except ValidationError as exc:
+        return [Finding("topology", WARNING, str(topology_file), None, "the topology registry is invalid; "
+                        "collisions were not checked", exc.fix or "run `playbook topology validate`")]
+    return collisions.check_path(path, data, registry_file=registry.REGISTRY_PATH)
 
 
 def publish(
@@ -155,7 +182,10 @@ def publish(
             reason = "every change was refused by the policy: " + "; ".join(
                 [str(v) for v in result.get("violations") or []] + [str(f) for f in secrets])[:500]
         return Published(None, None, True, 0, f"story {story.id}: {reason}", payload, outcome, reason[:600])
-    findings, checked = run_checks(repo_dir, files, kind)
+    from playbook.topology.registry import REGISTRY_PATH
+
+    registry_file = playbook_dir / REGISTRY_PATH
+    findings, checked = run_checks(repo_dir, files, kind, topology_file=registry_file if registry_file.is_file() else None)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
     violations = [str(v) for v in result.get("violations") or []] + [f"{f} (refused: never committed)" for f in secrets]
@@ -169,7 +199,7 @@ def publish(
         files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
     body = render_package_template(
         "iac-pr.md.j2",
-        marker=pr_marker(payload),
+        marker=pr_marker(payload) + _dev_usage_line(result),
         incomplete=neutralize_for_github(str(incomplete)) if incomplete else "",
         story={"id": story.id, "title": neutralize_for_github(story.title), "issue": payload["issue"],
                "path": payload["story_path"],
@@ -200,6 +230,10 @@ def publish(
         if pull.body != body or pull.title != title:
             forge.update_pull(pull.number, title=title, body=body)
         converge_draft(forge, pull, draft)
+    if kind == "apps":
+        from playbook.delivery.deploy_comment import post_deploy_diff
+
+        post_deploy_diff(forge, pull.number, repo_dir, files)
     why = "; ".join(filter(None, [str(incomplete or ""), f"{len(errors)} check errors" if errors else ""]))
     note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
             f"{len(errors)} check errors)" + (f"; {incomplete}" if incomplete else ""))
