@@ -169,3 +169,44 @@ def test_model_text_in_the_story_title_stays_data_in_branch_commit_and_pr(
         assert "closes #1" not in text_.lower() and "@org/team" not in text_
     assert "@\u200borg/team" in pull["title"] and "closes\u200b #1" in pull["title"]
     assert "closes #2" not in "\n".join(h.github.comments(REPO, issue)).lower()
+
+
+def test_a_credential_in_the_change_makes_a_draft_naming_the_file_and_rule_never_the_value(
+    h: Harness, repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not CLAUDE.exists():
+        pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
+    issue, payload, playbook, event = _dispatch(h, repo_root, tmp_path)
+    token = "ghp_" + "Zx9Qw2Er7Ty4Ui1Op3As6Df8Gh0Jk5Lz2Xc9"
+    out = tmp_path / "dev-out"
+    with FakeAnthropicAPI() as anthropic:
+        anthropic.script([
+            tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/README.md", "content": "# pihole\n"}),
+            tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/exporter.yml", "content": f"token: {token}\n"}),
+            tool_use("Write", {"file_path": f"{CWD}/stacks/whoami/docker-compose.yml", "content": "x: 1\n"}),
+            text("done"),
+        ])
+        for key, value in {"ANTHROPIC_BASE_URL": anthropic.base_url, "PLAYBOOK_CLAUDE_BIN": str(CLAUDE),
+                           "PLAYBOOK_REPO": REPO, "ANTHROPIC_API_KEY": "sk-ant-outcomes"}.items():
+            monkeypatch.setenv(key, value)
+        assert _main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
+                      "--repo-dir", str(_checkout(h, tmp_path / "apps-dev")), "--out", str(out)]) == 5
+    for key, value in {"GITHUB_REPOSITORY": h.targets["apps"], "GITHUB_TOKEN": APPS_TOKEN,
+                       "BMAD_PLAYBOOK_TOKEN": PLAYBOOK_TOKEN}.items():
+        monkeypatch.setenv(key, value)
+    assert _main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
+                  "--playbook-dir", str(playbook)]) == 0
+
+    (pull,) = h.github.pulls(h.targets["apps"])
+    assert pull["draft"]
+    body = pull["body"]
+    assert "`stacks/dns-pihole/exporter.yml`" in body and "GitHub Token" in body  # the file and the rule
+    assert "`stacks/dns-pihole/README.md`" in body  # every changed file is listed
+    assert "stacks/whoami/docker-compose.yml" in body  # the attempt on another stack is named, not applied
+    branch = h.github.files_at(h.targets["apps"], pull["head"])
+    assert "stacks/dns-pihole/exporter.yml" not in branch and "x: 1" not in branch.get("stacks/whoami/docker-compose.yml", "")
+    everything = json.dumps([body, branch, h.github.comments(REPO, issue), h.github.commits(h.targets["apps"],
+                                                                                          pull["head"])])
+    assert token not in everything
+    report = next(c for c in h.github.comments(REPO, issue) if c.startswith("<!-- bmad-iac"))
+    assert "a draft" in report and "Why a draft" in report
