@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import node_tool
-from fakes.anthropic_api import CWD, FakeAnthropicAPI, api_error, hang, text, tool_use
+from fakes.anthropic_api import CWD, FakeAnthropicAPI, api_error, garbage_stream, hang, text, tool_use
 from flow_harness import REPO, Harness, _template
 
 CLAUDE = node_tool(".bin", "claude")
@@ -71,6 +71,8 @@ KINDS: dict[str, tuple[list[Any], str, str]] = {
     "overloaded-529": ([api_error(529, "Overloaded", "overloaded_error")], "failed", "529"),
     "server-500": ([api_error(500, "Internal server error", "api_error")], "failed", "500"),
     "hang": ([hang(120)], "failed", "timeout"),
+    "garbage-stream": ([garbage_stream()], "failed", "did not finish"),
+    "cut-stream": ([garbage_stream(cut=True)], "failed", "did not finish"),
     "missing-credential": ([text("never asked")], "failed", "ANTHROPIC_API_KEY"),
     "policy": ([tool_use("Write", {"file_path": f"{CWD}/.github/workflows/x.yml", "content": "on: push\n"}),
                 text("done")], "refused", "permission rules"),

@@ -46,6 +46,7 @@ class Turn:
     error: dict[str, Any] | None = None
     sticky: bool = False  # answered to every later request too (the CLI retries errors)
     stall: float = 0.0  # seconds to hold the request open first (a hung API), cut short by close()
+    raw: bytes | None = None  # sent as the event stream instead of a message (garbage, or a cut stream)
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 120, "output_tokens": 30})
 
 
@@ -66,6 +67,16 @@ def tool_use(name: str, tool_input: dict[str, Any], *, preface: str = "") -> Tur
 def hang(seconds: float = 60.0) -> Turn:
     """A request the API never answers in time: the CLI waits until its caller's timeout."""
     return Turn(blocks=({"type": "text", "text": "too late"},), stall=seconds, sticky=True)
+
+
+def garbage_stream(cut: bool = False) -> Turn:
+    """A 200 event stream that is not the Messages API's: junk events, or a message cut off mid-stream."""
+    if cut:
+        head = ('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_cut","type":"message",'
+                '"role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":1,'
+                '"output_tokens":1}}}\n\nevent: content_block_start\ndata: {"type":"content_block_st')
+        return Turn(raw=head.encode(), sticky=True)
+    return Turn(raw=b"event: ???\ndata: {not json at all\n\n\x00\xff\xfe garbage\n\n", sticky=True)
 
 
 def api_error(status: int, message: str, error_type: str = "invalid_request_error") -> Turn:
@@ -223,12 +234,23 @@ class FakeAnthropicAPI:
                 turn = _with_cwd(fake._next_turn(), body) if main else text(SIDE_TEXT)
                 if turn.stall and fake._closing.wait(turn.stall):
                     return
-                if turn.error is not None:
+                if turn.raw is not None:
+                    self._raw(turn.raw)
+                elif turn.error is not None:
                     self._json(turn.status, turn.error)
                 elif body.get("stream"):
                     self._stream(body, turn)
                 else:
                     self._json(200, _message(body, turn))
+
+            def _raw(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("x-should-retry", "false")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+                self.close_connection = True
 
             def _stream(self, body: dict[str, Any], turn: Turn) -> None:
                 data = b"".join(
@@ -254,7 +276,8 @@ def _with_cwd(turn: Turn, body: dict[str, Any]) -> Turn:
         return turn
     cwd = json.dumps(match.group(1).strip())[1:-1]
     return Turn(blocks=tuple(json.loads(encoded.replace(CWD, cwd))), stop_reason=turn.stop_reason,
-                status=turn.status, error=turn.error, sticky=turn.sticky, stall=turn.stall, usage=turn.usage)
+                status=turn.status, error=turn.error, sticky=turn.sticky, stall=turn.stall, raw=turn.raw,
+                usage=turn.usage)
 
 
 def _flatten(content: Any) -> str:
