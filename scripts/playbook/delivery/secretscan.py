@@ -77,7 +77,8 @@ def entropy(value: str) -> float:
 def _token_plugins() -> list[dict[str, str]]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    names: list[str] = [cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()]
+    mapping: dict[Any, type] = get_mapping_from_secret_type_to_class()
+    names = [plugin.__name__ for plugin in mapping.values()]
     return [{"name": name} for name in names if name not in NOISY_PLUGINS]
 
 
