@@ -15,6 +15,7 @@ hour on a rate limit):
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from playbook import runsummary
 from playbook.errors import (
     ConfigError,
     ForgeError,
@@ -114,6 +116,24 @@ def _budget_retry(budget: float, backoff_factor: float) -> Any:
     )
 
 
+class _CallCounter(logging.Handler):
+    """PyGithub logs every HTTP exchange on ``github.Requester`` (at DEBUG, after the response):
+    each record is one API call, added to the run summary. Nothing is formatted or printed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) >= 4:
+            runsummary.current().api_call(str(args[0]), str(args[3]))
+
+
+def _count_api_calls() -> None:
+    logger = logging.getLogger("github.Requester")
+    if not any(isinstance(h, _CallCounter) for h in logger.handlers):
+        logger.addHandler(_CallCounter())
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # the records carry headers and bodies: never to the root log
+
+
 class GitHubForge:
     """The ``Forge`` port for one repository ("owner/name") over the REST API."""
 
@@ -153,6 +173,8 @@ class GitHubForge:
     def _gh(self) -> Any:
         if self._client is None:
             import github
+
+            _count_api_calls()
 
             self._client = github.Github(
                 auth=github.Auth.Token(self._token),

@@ -7,6 +7,7 @@ invoked, so `playbook --help` and ignored events never import an SDK.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -59,8 +60,16 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    args = sys.argv[1:] if argv is None else argv
+    if summary_path and args and args[0] in COMMANDS:
+        _run_with_summary(args, summary_path)
+    _run(args)
+
+
+def _run(args: list[str]) -> None:
     try:
-        rv = cli.main(args=argv, prog_name="playbook", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="playbook", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -75,3 +84,27 @@ def main(argv: list[str] | None = None) -> None:
     else:
         # Commands return an int exit code (or None for success).
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _run_with_summary(args: list[str], path: str) -> None:
+    """Inside GitHub Actions every run leaves a job summary, whatever happened."""
+    from playbook import runsummary
+    from playbook.settings import Settings
+
+    summary = runsummary.start(f"playbook {args[0]}")
+    code: int | str | None = 1
+    error = ""
+    try:
+        _run(args)
+    except SystemExit as exc:
+        code = exc.code
+        raise
+    except BaseException as exc:  # an unexpected crash still leaves its summary
+        error = f"{type(exc).__name__}"
+        raise
+    finally:
+        if not summary.outcome:
+            summary.outcome = f"crashed ({error})" if error else ("done" if code in (0, None) else f"exit code {code}")
+        elif code not in (0, None):
+            summary.outcome += f" (exit code {code})"
+        summary.write(path, Settings.from_env(os.environ).secrets())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from playbook import runsummary
 from playbook.settings import Settings
 
 EXIT_INCOMPLETE = 1
@@ -47,8 +48,18 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_di
     assert story is not None
     settings = Settings.from_env(os.environ, root=playbook_dir)
     config = load_config(playbook_dir)
-    result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
-                     config=config, out_dir=out_dir, model=model, payload=payload)
+    summary = runsummary.current()
+    with summary.stage("dev run (Claude Code CLI and diff policy)"):
+        result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
+                         config=config, out_dir=out_dir, model=model, payload=payload)
+    seconds = summary.stages[-1][1]
+    summary.model_call(runsummary.ModelCall("dev-story", model or "claude", "claude-cli",
+                                            result.claude.usage.input_tokens, result.claude.usage.output_tokens,
+                                            result.claude.total_cost_usd, seconds))
+    summary.note(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} "
+                 f"turns, {len(result.files)} files changed, {len(result.violations)} diff-policy violations")
+    summary.outcome = ("diff policy violated" if result.violations
+                       else f"incomplete: {result.incomplete_reason}" if result.incomplete_reason else "done")
 
     click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
                f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
@@ -77,7 +88,10 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
     from playbook.intake.target_flow import run_publish
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
-    outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
-                          playbook_dir=playbook_dir.resolve())
+    summary = runsummary.current()
+    with summary.stage("publish (IaC pull request, report back)"):
+        outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
+                              playbook_dir=playbook_dir.resolve())
+    summary.outcome = outcome.message
     click.echo(outcome.message)
     return 0 if outcome.pull is not None else 1

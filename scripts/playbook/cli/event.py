@@ -57,27 +57,38 @@ def _max_feedback_chars(settings: Settings) -> int:
 @click.option("--dry-run", is_flag=True, help="Print the decided action as JSON; change nothing.")
 def event(dry_run: bool) -> int:
     """Handle the GitHub Actions event of this run."""
-    from playbook.intake.events import CommentEvent, Ignore, Reject, decide, parse_event
+    from playbook import runsummary
+    from playbook.intake.events import CommentEvent, Ignore, Reject, RunCommand, decide, parse_event
     from playbook.sanitize import log_line
 
+    summary = runsummary.current()
     settings = Settings.from_env(os.environ)
-    name, payload = _load_event(settings)
-    parsed = parse_event(name, payload)
-    # Only slash-command comments need playbook.yaml (the /revise limit); reading it validates the
-    # config, so skip it for everything else. Other events work in target repos too.
-    maybe_command = isinstance(parsed, CommentEvent) and parsed.body.lstrip(" \t").startswith("/")
-    limit = _max_feedback_chars(settings) if maybe_command else 4000
-    action = decide(parsed, repo=settings.github_repository, bot_login=settings.bot_login,
-                    max_feedback_chars=limit)
+    with summary.stage("read and decide the event"):
+        name, payload = _load_event(settings)
+        parsed = parse_event(name, payload)
+        # Only slash-command comments need playbook.yaml (the /revise limit); reading it validates the
+        # config, so skip it for everything else. Other events work in target repos too.
+        maybe_command = isinstance(parsed, CommentEvent) and parsed.body.lstrip(" \t").startswith("/")
+        limit = _max_feedback_chars(settings) if maybe_command else 4000
+        action = decide(parsed, repo=settings.github_repository, bot_login=settings.bot_login,
+                        max_feedback_chars=limit)
     if dry_run:
         click.echo(json.dumps(action.to_json(), indent=2, sort_keys=True, ensure_ascii=True))
         return EXIT_REJECTED if isinstance(action, Reject) else 0
     if isinstance(action, Ignore):
+        summary.outcome = f"ignored {name} event: {action.reason}"
         log_line(" ".join(f"playbook: ignored {name} event: {action.reason}".splitlines()))
         return 0
     if isinstance(action, Reject):
+        summary.outcome = f"rejected {name} event: {action.reason}"
         log_line(f"playbook: rejected {name} event: {action.reason}")
         return EXIT_REJECTED
     from playbook.intake import github_flow
 
-    return int(github_flow.handle(action, settings))
+    target = getattr(action, "issue", None) or getattr(action, "pr", None)
+    what = f"/{action.command.name}" if isinstance(action, RunCommand) else action.kind
+    summary.note(f"{name} event → {what}" + (f" on #{target}" if target else ""))
+    with summary.stage("handle (GitHub and model)"):
+        code = int(github_flow.handle(action, settings))
+    summary.outcome = "done" if code == 0 else f"finished with exit code {code}"
+    return code
