@@ -1,94 +1,17 @@
-"""`playbook event`: the one entry point of every workflow that reacts to GitHub.
-
-Reads GITHUB_EVENT_NAME and the JSON at GITHUB_EVENT_PATH, parses and decides purely, and only then
-imports the GitHub flow. Ignored events cost one log line and no SDK import; ``--dry-run`` prints the
-decision as JSON and needs no token.
-"""
+"""`playbook event`: the one entry point of every workflow that reacts to GitHub (the work is in
+``playbook.cli.event_run``, which a bare ``playbook event`` reaches without importing click)."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Any
-
 import click
 
-from playbook.errors import ConfigError
-from playbook.settings import Settings
+from playbook.cli.event_run import EXIT_REJECTED, run_event
 
-EXIT_REJECTED = 3
-
-
-def _load_event(settings: Settings) -> tuple[str, Any]:
-    if not settings.github_event_name:
-        raise ConfigError("GITHUB_EVENT_NAME is not set",
-                          fix="run inside GitHub Actions, or set GITHUB_EVENT_NAME (e.g. issue_comment)")
-    if not settings.github_event_path:
-        raise ConfigError("GITHUB_EVENT_PATH is not set",
-                          fix="run inside GitHub Actions, or set GITHUB_EVENT_PATH to a webhook payload JSON file")
-    path = Path(settings.github_event_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the event file {path}: {type(exc).__name__}",
-                          fix="point GITHUB_EVENT_PATH at a readable UTF-8 JSON file") from None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"the event file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
-                          fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote") from None
-    if not isinstance(payload, dict):
-        raise ConfigError(f"the event file {path} does not hold a JSON object",
-                          fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote")
-    return settings.github_event_name, payload
-
-
-def _max_feedback_chars(settings: Settings) -> int:
-    """The /revise limit from playbook.yaml when there is one; the documented default otherwise."""
-    if not (settings.root / "playbook.yaml").is_file():
-        return 4000
-    from playbook.config import load_config
-
-    return int(load_config(settings.root).limits.revise_feedback_chars)
+__all__ = ["EXIT_REJECTED", "event"]
 
 
 @click.command("event")
 @click.option("--dry-run", is_flag=True, help="Print the decided action as JSON; change nothing.")
 def event(dry_run: bool) -> int:
     """Handle the GitHub Actions event of this run."""
-    from playbook import runsummary
-    from playbook.intake.events import CommentEvent, Ignore, Reject, RunCommand, decide, parse_event
-    from playbook.sanitize import log_line
-
-    summary = runsummary.current()
-    settings = Settings.from_env(os.environ)
-    with summary.stage("read and decide the event"):
-        name, payload = _load_event(settings)
-        parsed = parse_event(name, payload)
-        # Only slash-command comments need playbook.yaml (the /revise limit); reading it validates the
-        # config, so skip it for everything else. Other events work in target repos too.
-        maybe_command = isinstance(parsed, CommentEvent) and parsed.body.lstrip(" \t").startswith("/")
-        limit = _max_feedback_chars(settings) if maybe_command else 4000
-        action = decide(parsed, repo=settings.github_repository, bot_login=settings.bot_login,
-                        max_feedback_chars=limit)
-    if dry_run:
-        click.echo(json.dumps(action.to_json(), indent=2, sort_keys=True, ensure_ascii=True))
-        return EXIT_REJECTED if isinstance(action, Reject) else 0
-    if isinstance(action, Ignore):
-        summary.outcome = f"ignored {name} event: {action.reason}"
-        log_line(" ".join(f"playbook: ignored {name} event: {action.reason}".splitlines()))
-        return 0
-    if isinstance(action, Reject):
-        summary.outcome = f"rejected {name} event: {action.reason}"
-        log_line(f"playbook: rejected {name} event: {action.reason}")
-        return EXIT_REJECTED
-    from playbook.intake import github_flow
-
-    target = getattr(action, "issue", None) or getattr(action, "pr", None)
-    what = f"/{action.command.name}" if isinstance(action, RunCommand) else action.kind
-    summary.note(f"{name} event → {what}" + (f" on #{target}" if target else ""))
-    with summary.stage("handle (GitHub and model)"):
-        code = int(github_flow.handle(action, settings))
-    summary.outcome = "done" if code == 0 else f"finished with exit code {code}"
-    return code
+    return run_event(dry_run)

@@ -61,12 +61,19 @@ def build_deps(settings: Settings) -> Deps:
         raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name")
     config = load_config(settings.root)
     forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    planners: list[pipeline.Planner] = []  # built once per run, on first use (approve + next draft share it)
+
+    def make_planner() -> pipeline.Planner:
+        if not planners:
+            planners.append(build_planner(settings, offline=settings.offline, config=config))
+        return planners[0]
+
     return Deps(
         settings=settings,
         config=config,
         forge=forge,
         make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
-        make_planner=lambda: build_planner(settings, offline=settings.offline, config=config),
+        make_planner=make_planner,
         make_remote_forge=lambda repo, tok: GitHubForge(repo, tok, base_url=settings.github_api_url),
         log=log_line,
     )
