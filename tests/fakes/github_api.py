@@ -530,6 +530,7 @@ class FakeGitHub:
             ("PATCH", "/repos/{owner}/{repo}/labels/{name}", self._update_label),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", self._add_labels),
             ("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", self._remove_label),
+            ("PUT", "/repos/{owner}/{repo}/issues/{issue_number}/labels", self._replace_labels),
             ("GET", "/repos/{owner}/{repo}/git/ref/{ref}", self._get_ref),
             ("POST", "/repos/{owner}/{repo}/git/refs", self._create_ref),
             ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", self._update_ref),
@@ -893,6 +894,18 @@ class FakeGitHub:
         for name in names:
             name = name["name"] if isinstance(name, dict) else str(name)
             label = self._ensure_label(repo, name)
+            if label.name.lower() not in {n.lower() for n in issue.labels}:
+                issue.labels.append(label.name)
+        return 200, [self._label_json(repo, repo.labels[n.lower()]) for n in issue.labels]
+
+    def _replace_labels(self, repo: _Repo, params: dict[str, str], payload: Any, **_: Any) -> tuple:
+        issue = self._issue(repo, params["issue_number"])
+        names = payload.get("labels", []) if isinstance(payload, dict) else payload
+        if not isinstance(names, list):
+            raise ApiError(422, "Invalid request.\n\nNo subschema in \"anyOf\" matched.")
+        issue.labels = []
+        for name in names:
+            label = self._ensure_label(repo, name["name"] if isinstance(name, dict) else str(name))
             if label.name.lower() not in {n.lower() for n in issue.labels}:
                 issue.labels.append(label.name)
         return 200, [self._label_json(repo, repo.labels[n.lower()]) for n in issue.labels]

@@ -147,6 +147,7 @@ class GitHubForge:
         timeout: int = 30,
         token_variable: str = "GITHUB_TOKEN",
         backoff_factor: float = BACKOFF_FACTOR,
+        default_branch: str | None = None,
     ) -> None:
         if not token:
             raise MissingSecretError(token_variable)
@@ -161,7 +162,7 @@ class GitHubForge:
         self._backoff_factor = backoff_factor
         self._client: Any = None
         self._repo_obj: Any = None
-        self._default_branch: str | None = None
+        self._default_branch: str | None = default_branch or None  # known from the event: no read
         self._trees: dict[str, str] = {}  # commit sha -> tree sha, so commit_files needs no extra read
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
@@ -361,6 +362,10 @@ class GitHubForge:
                 except github.GithubException as exc:
                     if exc.status != 404:  # 404 "Label does not exist": already the end state we want
                         raise
+
+    def replace_labels(self, issue: int, labels: set[str]) -> None:
+        with self._errors(f"labelling issue #{issue}", "issues"):
+            self._request("PUT", self._url(f"/issues/{int(issue)}/labels"), input={"labels": sorted(labels)})
 
     # ------------------------------------------------------------------ git data
 

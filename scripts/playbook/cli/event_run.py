@@ -53,6 +53,17 @@ def _max_feedback_chars(settings: Settings) -> int:
     return int(load_config(settings.root).limits.revise_feedback_chars)
 
 
+def _with_default_branch(settings: Settings, payload: dict[str, Any]) -> Settings:
+    """The event already names the default branch of this repository: no API read for it."""
+    from dataclasses import replace
+
+    repository = payload.get("repository")
+    if not isinstance(repository, dict) or repository.get("full_name") != settings.github_repository:
+        return settings
+    branch = repository.get("default_branch")
+    return replace(settings, default_branch=branch) if isinstance(branch, str) and branch else settings
+
+
 def run_event(dry_run: bool = False) -> int:
     """Handle the GitHub Actions event of this run; returns the exit code."""
     from playbook import runsummary
@@ -63,6 +74,7 @@ def run_event(dry_run: bool = False) -> int:
     settings = Settings.from_env(os.environ)
     with summary.stage("read and decide the event"):
         name, payload = _load_event(settings)
+        settings = _with_default_branch(settings, payload)
         parsed = parse_event(name, payload)
         # Only slash-command comments need playbook.yaml (the /revise limit); reading it validates the
         # config, so skip it for everything else. Other events work in target repos too.

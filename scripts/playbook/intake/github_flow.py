@@ -60,7 +60,15 @@ def build_deps(settings: Settings) -> Deps:
     if not settings.github_repository:
         raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name")
     config = load_config(settings.root)
-    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url,
+                        default_branch=settings.default_branch or None)
+    remotes: dict[tuple[str, str], Forge] = {}  # one client (one connection) per target repo and token
+
+    def make_remote_forge(repo: str, tok: str) -> Forge:
+        if (repo, tok) not in remotes:
+            remotes[repo, tok] = GitHubForge(repo, tok, base_url=settings.github_api_url)
+        return remotes[repo, tok]
+
     planners: list[pipeline.Planner] = []  # built once per run, on first use (approve + next draft share it)
 
     def make_planner() -> pipeline.Planner:
@@ -74,7 +82,7 @@ def build_deps(settings: Settings) -> Deps:
         forge=forge,
         make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
         make_planner=make_planner,
-        make_remote_forge=lambda repo, tok: GitHubForge(repo, tok, base_url=settings.github_api_url),
+        make_remote_forge=make_remote_forge,
         log=log_line,
     )
 
@@ -188,9 +196,8 @@ def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: Request
         desired.add(SPEC[phase].label)
     managed = set(PHASE_LABELS) | set(STATUS_LABELS)
     have = set(current) & managed
-    add, remove = desired - have, have - desired
-    if add or remove:
-        deps.forge.set_labels(issue, add, remove)
+    if desired != have:  # one call whatever changes: the person's own labels are kept as they are
+        deps.forge.replace_labels(issue, (set(current) - managed) | desired)
 
 
 def _status_label(state: RequestState | None) -> str:
