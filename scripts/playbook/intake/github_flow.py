@@ -249,7 +249,11 @@ def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, cu
 
     A PR that cannot be opened (e.g. Actions may not create pull requests) is shown as the
     failure and raised after the comment is written; the commits stay, and the next run opens it.
+    A batched workspace (``planning.batched``) writes its one commit first.
     """
+    flush = getattr(ws, "flush", None)
+    if flush is not None:
+        flush()
     state = load_request_state(ws, loc)
     pr_error: ForgeError | None = None
     try:

@@ -148,13 +148,16 @@ def _approve(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReq
     args = action.command.args
     expected = int(args[0].lstrip("r")) if args else None
     written_at = action.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    from playbook.planning.batched import BatchedWorkspace
+
+    batched = BatchedWorkspace(ws)  # the approval and the next draft: one commit (finish flushes it)
     try:
-        pipeline.approve(ws, deps.make_planner(), state, approver=action.author, approved_ref=_ref(action),
+        pipeline.approve(batched, deps.make_planner(), state, approver=action.author, approved_ref=_ref(action),
                          expected_revision=expected, written_at=written_at)
     except StateError as exc:
         reply_once(deps, loc, action.comment_id, f"Not approved — {exc.message}. {exc.fix or ''}".strip())
         return 0
-    return _generate_next(deps, loc, ws, pull, labels, trigger=_ref(action))
+    return _generate_next(deps, loc, batched, pull, labels, trigger=_ref(action))
 
 
 def _already_handled(state: RequestState, ref: str) -> bool:
