@@ -3,6 +3,11 @@ it runs (call counts through the real code against the loopback fakes, never tim
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
+import scale
 from flow_harness import PIHOLE, REPO, Harness
 
 
@@ -47,3 +52,34 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
     for command in ("/status", "/help", "/cost"):
         assert h.comment(issue, command) == 0
     assert seen == {"planners": [], "skills": []}
+
+
+# --- calls at several sizes (exact; tests/scale.py builds the requests) --------------------------------
+#
+# What is flat and what is not, as it stands: a planning step's own calls do not depend on how many
+# stories, files or earlier requests exist; listing the issue's comments (to find the tracking
+# comment and earlier replies) pages every 100 comments; reading story files costs one call per
+# story (final approval, merge), and the reconcile reads every story file on the default branch.
+
+
+@pytest.mark.parametrize(("stories", "approve", "merge"), [(1, 21, 18), (10, 30, 36), (50, 70, 116)])
+def test_calls_by_number_of_stories(h: Harness, stories, approve, merge):
+    costs = scale.stories_scenario(h, stories, time.perf_counter)
+    assert (costs["approve"].calls, costs["merge"].calls) == (approve, merge)
+    # one dispatch per story, all to the one apps target over one client
+    assert len(h.github.dispatches(h.targets["apps"])) == stories
+    assert costs["merge"].writes == stories + 4
+
+
+@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 8, 14), (1000, 18, 24)])
+def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
+    costs = scale.comments_scenario(h, comments, time.perf_counter)
+    assert (costs["status"].calls, costs["approve"].calls) == (status, approve)
+    assert costs["status"].writes == 0 and costs["approve"].writes == 6
+
+
+@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 18, 4), (500, 18, 503)])
+def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconcile):
+    costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
+    assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)
+    assert costs["reconcile"].writes == 0
