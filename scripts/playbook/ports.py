@@ -101,6 +101,7 @@ class Issue:
     html_url: str
     author: str
     locked: bool = False
+    comments: int = 0  # how many comments the issue has (GitHub's count), so a reader can pick a page
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ class Forge(Protocol):
 
     def get_issue(self, number: int) -> Issue: ...
 
-    def list_comments(self, issue: int) -> list[Comment]: ...
+    def list_comments(self, issue: int, *, page: int | None = None) -> list[Comment]:
+        """Every comment, oldest first; with ``page`` only that page of COMMENTS_PAGE (1-based)."""
+        ...
 
     def create_comment(self, issue: int, body: str) -> Comment: ...
 

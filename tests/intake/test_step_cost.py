@@ -57,9 +57,10 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
 # --- calls at several sizes (exact; tests/scale.py builds the requests) --------------------------------
 #
 # What is flat and what is not, as it stands: a planning step's own calls do not depend on how many
-# stories, files or earlier requests exist; listing the issue's comments (to find the tracking
-# comment and earlier replies) pages every 100 comments; reading story files costs one call per
-# story (final approval, merge), and the reconcile reads every story file on the default branch.
+# stories, files, comments or earlier requests exist (past 100 comments it reads two pages: the first,
+# with the tracking comment, and the newest, with earlier replies); reading story files costs one
+# call per story (final approval, merge), and the reconcile reads every story file on the default
+# branch.
 
 
 @pytest.mark.parametrize(("stories", "approve", "merge"), [(1, 21, 18), (10, 30, 36), (50, 70, 116)])
@@ -71,7 +72,7 @@ def test_calls_by_number_of_stories(h: Harness, stories, approve, merge):
     assert costs["merge"].writes == stories + 4
 
 
-@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 8, 14), (1000, 18, 24)])
+@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 8, 14), (150, 9, 15), (1000, 9, 15)])
 def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
     costs = scale.comments_scenario(h, comments, time.perf_counter)
     assert (costs["status"].calls, costs["approve"].calls) == (status, approve)
@@ -83,3 +84,27 @@ def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconci
     costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
     assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)
     assert costs["reconcile"].writes == 0
+
+
+def test_replies_are_not_repeated_on_a_busy_issue(h: Harness):
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    for k in range(250):
+        h.github.add_comment(REPO, issue, f"note {k}", "owner")
+    comment = h.github.add_comment(REPO, issue, "/help", "owner")
+    assert h.comment(issue, "/help", comment_id=comment) == 0
+    assert h.comment(issue, "/help", comment_id=comment) == 0  # re-delivered: found on the newest page
+    replies = [c for c in h.github.comments(REPO, issue) if f"bmad-reply comment={comment}" in c]
+    assert len(replies) == 1
+
+
+def test_a_tracking_comment_past_the_first_page_is_still_found(h: Harness):
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    for k in range(150):  # a busy issue labelled late: the tracking comment is the 151st
+        h.github.add_comment(REPO, issue, f"note {k}", "owner")
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    assert h.comment(issue, "/status") == 0
+    tracking = [c for c in h.github.comments(REPO, issue) if c.startswith("<!-- bmad-tracking")]
+    assert len(tracking) == 1

@@ -35,6 +35,7 @@ from playbook.errors import (
 from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest
 
 DEFAULT_BASE_URL = "https://api.github.com"
+COMMENTS_PAGE = 100  # GitHub's largest page
 RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRIES = 3
 BACKOFF_FACTOR = 0.5
@@ -315,10 +316,15 @@ class GitHubForge:
             html_url=data.get("html_url") or "",
             author=(data.get("user") or {}).get("login") or "",
             locked=bool(data.get("locked")),
+            comments=int(data.get("comments") or 0),
         )
 
-    def list_comments(self, issue: int) -> list[Comment]:
+    def list_comments(self, issue: int, *, page: int | None = None) -> list[Comment]:
         with self._errors(f"listing comments on issue #{issue}", "issues"):
+            if page is not None:  # one request: that page only (per_page is the client's 100)
+                data = self._request("GET", self._url(f"/issues/{int(issue)}/comments"),
+                                     parameters={"per_page": COMMENTS_PAGE, "page": max(1, int(page))})
+                return [_comment_from_json(c) for c in data]
             return [_comment(c) for c in self._repo.get_issue(issue).get_comments()]
 
     def create_comment(self, issue: int, body: str) -> Comment:
@@ -470,6 +476,18 @@ def _comment(c: Any) -> Comment:
         author_type=c.user.type if c.user else "User",
         created_at=c.created_at,
         html_url=c.html_url or "",
+    )
+
+
+def _comment_from_json(c: Mapping[str, Any]) -> Comment:
+    user = c.get("user") or {}
+    return Comment(
+        id=int(c["id"]),
+        body=c.get("body") or "",
+        author=user.get("login") or "",
+        author_type=user.get("type") or "User",
+        created_at=datetime.fromisoformat(str(c["created_at"]).replace("Z", "+00:00")),
+        html_url=c.get("html_url") or "",
     )
 
 

@@ -114,7 +114,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
     if issue_number:
         try:
             issue = deps.forge.get_issue(issue_number)
-            loc = locate(deps, issue.number, issue.title)
+            loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
             labels = issue.labels
         except NotFoundError:
             loc = None
@@ -153,7 +153,7 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
             issue = deps.forge.get_issue(story.issue)
         except NotFoundError:
             return 0
-        loc = locate(deps, issue.number, issue.title)
+        loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
         update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=deps.forge.find_pull(loc.branch))
     return 0
 
@@ -186,7 +186,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
         if issue_number:
             try:
                 issue = deps.forge.get_issue(issue_number)
-                loc, labels = locate(deps, issue.number, issue.title), issue.labels
+                loc, labels = locate(deps, issue.number, issue.title, comment_count=issue.comments), issue.labels
             except (NotFoundError, ForgeError):
                 loc = None
         rc |= send(deps, ws, stories, merge_sha=head, loc=loc, labels=labels,

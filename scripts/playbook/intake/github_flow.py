@@ -138,10 +138,16 @@ def is_ours(comment: Comment, deps: Deps) -> bool:
     return comment.author == deps.settings.bot_login or comment.author_type == "Bot"
 
 
-def locate(deps: Deps, issue: int, title: str) -> Located:
+def locate(deps: Deps, issue: int, title: str, *, comment_count: int | None = None) -> Located:
+    """The request on this issue: its branch (from the tracking comment's marker) and comments.
+
+    With the issue's comment count known, at most two pages are read whatever the count: the first
+    (the tracking comment is the bot's first comment on a request) and the newest (earlier replies
+    to a command are recent); the rest is only read when the first page lacks the tracking comment.
+    """
     from playbook.sanitize import slugify
 
-    comments = deps.forge.list_comments(issue)
+    comments = _comments_for_locate(deps, issue, comment_count)
     tracking_comment = next(
         (c for c in comments if is_ours(c, deps) and c.body.startswith(tracking.MARKER_PREFIX)), None
     )
@@ -152,6 +158,19 @@ def locate(deps: Deps, issue: int, title: str) -> Located:
         request = f"{issue}-{slugify(title)}"
         branch = f"bmad/{request}"
     return Located(issue, title, request, branch, tracking_comment, comments, base)
+
+
+def _comments_for_locate(deps: Deps, issue: int, count: int | None) -> list[Comment]:
+    from playbook.adapters.github import COMMENTS_PAGE
+
+    if count is None or count <= COMMENTS_PAGE:
+        return deps.forge.list_comments(issue)
+    first = deps.forge.list_comments(issue, page=1)
+    if not any(c.body.startswith(tracking.MARKER_PREFIX) and is_ours(c, deps) for c in first):
+        return deps.forge.list_comments(issue)  # a request started late on a busy issue: read them all
+    last = deps.forge.list_comments(issue, page=-(-count // COMMENTS_PAGE))
+    seen = {c.id for c in first}
+    return first + [c for c in last if c.id not in seen]
 
 
 def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | None]:

@@ -50,7 +50,7 @@ def on_start(action: Any, deps: Deps) -> int:
         deps.log(f"request on #{issue.number} not started: {decision.reason}")
         return 0
     title = strip_hidden(issue.title).strip() or f"Request {issue.number}"
-    loc = locate(deps, issue.number, title)
+    loc = locate(deps, issue.number, title, comment_count=issue.comments)
     ws = deps.make_workspace(loc.branch, loc.base)
     try:
         require_model_secrets(deps)
@@ -80,7 +80,7 @@ def on_command(action: Any, deps: Deps) -> int:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
     decision = authorize(deps, action.author, action.author_type)  # before any write
-    loc = locate(deps, issue.number, issue.title)
+    loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
     if not decision.allowed:
         deps.log(f"/{command.name} from {action.author} refused: {decision.reason}")
         reply_once(deps, loc, action.comment_id,
