@@ -65,7 +65,7 @@ class RunSummary:
 
     @property
     def writes(self) -> list[tuple[str, str]]:
-        return [c for c in self.calls if c[0] not in READS]
+        return [c for c in self.calls if c[0] not in READS and not c[1].endswith("/graphql (query)")]
 
     @property
     def model_seconds(self) -> float:

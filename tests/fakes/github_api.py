@@ -1179,10 +1179,15 @@ class FakeGitHub:
         return 204, None
 
     def _graphql(self, payload: dict, token: str, **_: Any) -> tuple:
+        from fakes import github_graphql
+
         query = str(payload.get("query", ""))
         variables = payload.get("variables") or {}
+        problems = github_graphql.validation_errors(query)  # against @octokit/graphql-schema
+        if problems:  # GitHub answers 200 with the errors; PyGithub raises on them
+            return 200, {"errors": [{"message": p} for p in problems]}
         if "markPullRequestReadyForReview" not in query:
-            return 200, {"errors": [{"message": "this fake only knows markPullRequestReadyForReview"}]}
+            return 200, github_graphql.execute(self, token, query, variables)
         node_id = (variables.get("input") or {}).get("pullRequestId")
         for repo in self.repos.values():
             for pull in repo.pulls.values():

@@ -36,6 +36,7 @@ from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest
 
 DEFAULT_BASE_URL = "https://api.github.com"
 COMMENTS_PAGE = 100  # GitHub's largest page
+FILES_PER_QUERY = 100  # aliased object() reads in one GraphQL query
 RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRIES = 3
 BACKOFF_FACTOR = 0.5
@@ -123,8 +124,12 @@ class _CallCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
-        if len(args) >= 4:
-            runsummary.current().api_call(str(args[0]), str(args[3]))
+        if len(args) >= 6:
+            path = str(args[3])
+            query = args[5].get("query") if isinstance(args[5], dict) else None
+            if path.endswith("/graphql") and isinstance(query, str):  # a query reads; a mutation writes
+                path += " (mutation)" if query.lstrip().startswith("mutation") else " (query)"
+            runsummary.current().api_call(str(args[0]), path)
 
 
 def _count_api_calls() -> None:
@@ -408,6 +413,35 @@ class GitHubForge:
             data = self._request("GET", self._url(f"/git/blobs/{sha}"))
         return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
 
+    def read_files(self, commit: str, paths: list[str]) -> dict[str, str | None]:
+        """The text of many files at one commit in one GraphQL query per FILES_PER_QUERY files
+        (aliased ``object(expression:)`` reads); None for a path that is not a file there."""
+        found: dict[str, str | None] = {}
+        owner, name = self.repo.split("/")
+        for start in range(0, len(paths), FILES_PER_QUERY):
+            chunk = paths[start:start + FILES_PER_QUERY]
+            declared = ", ".join(f"$e{i}: String!" for i in range(len(chunk)))
+            fields = " ".join(f"f{i}: object(expression: $e{i}) {{ ... on Blob {{ text isTruncated }} }}"
+                              for i in range(len(chunk)))
+            query = (f"query($owner: String!, $name: String!, {declared}) "
+                     f"{{ repository(owner: $owner, name: $name) {{ {fields} }} }}")
+            variables: dict[str, Any] = {"owner": owner, "name": name,
+                                         **{f"e{i}": f"{commit}:{path}" for i, path in enumerate(chunk)}}
+            with self._errors(f"reading {len(chunk)} files at {commit[:12]}"):
+                _, data = self._gh.requester.graphql_query(query, variables)
+            repository = (data.get("data") or {}).get("repository") or {}
+            for i, path in enumerate(chunk):
+                blob = repository.get(f"f{i}")
+                if blob is not None and blob.get("isTruncated"):
+                    blob = {"text": self.read_blob_at(commit, path)}
+                found[path] = None if blob is None else str(blob.get("text") or "")
+        return found
+
+    def read_blob_at(self, commit: str, path: str) -> str:
+        """One file through REST (for a blob GraphQL truncates)."""
+        tree = self.read_tree(commit)
+        return self.read_blob(tree[path])
+
     def _tree_of(self, commit: str) -> str:
         if commit not in self._trees:
             with self._errors(f"reading commit {commit[:12]}"):
@@ -541,6 +575,16 @@ class GitHubWorkspace:
             self._head, self._start = head, start
             self._tree = self._forge.read_tree(start)
         return self._tree
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Read every listed file not read yet in one GraphQL round trip (instead of one per file)."""
+        tree = self._load()
+        wanted = sorted({p for p in map(_safe_path, paths) if p in tree and tree[p] not in self._blobs})
+        if len(wanted) < 2 or self._start is None or not hasattr(self._forge, "read_files"):
+            return
+        for path, text in self._forge.read_files(self._start, wanted).items():
+            if text is not None and git_blob_sha(text) == tree[path]:
+                self._blobs[tree[path]] = text  # only what matches the tree; anything else is read again
 
     def read(self, path: str) -> str | None:
         sha = self._load().get(_safe_path(path))

@@ -69,10 +69,19 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
     return 1 if failures else 0
 
 
+def _prefetch(ws: Workspace, paths: list[str]) -> None:
+    """Read these files in one round trip where the workspace can (GitHub: one GraphQL query)."""
+    prefetch = getattr(ws, "prefetch", None)
+    if prefetch is not None:
+        prefetch(paths)
+
+
 def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
     """Collisions among all story files in the folders of the stories being dispatched."""
     present = []
-    for folder in sorted({s.path.rsplit("/", 1)[0] for s in stories}):
+    folders = sorted({s.path.rsplit("/", 1)[0] for s in stories})
+    _prefetch(ws, [p for folder in folders for p in ws.list(folder) if artifacts.is_story_path(p)])
+    for folder in folders:
         for path in ws.list(folder):
             if "/" in path[len(folder) + 1:] or not artifacts.is_story_path(path):
                 continue
@@ -98,6 +107,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
                 continue
             paths.append(path)
     stories = []
+    _prefetch(ws, paths)
     for path in sorted(paths):
         text = ws.read(path)
         if text is None:
@@ -165,6 +175,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
     base = deps.forge.default_branch()
     ws = deps.make_workspace(base, base)
     by_issue: dict[int | None, list[artifacts.Story]] = {}
+    _prefetch(ws, [p for p in ws.list(artifacts.IMPLEMENTATION_DIR) if artifacts.is_story_path(p)])
     for path in ws.list(artifacts.IMPLEMENTATION_DIR):
         if artifacts.is_story_path(path):
             try:
