@@ -91,7 +91,7 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
     # (the first run also creates the eight bmad: labels; the files a step reads come in one GraphQL
     # query; labels are replaced with one PUT, the default branch comes from the event; the last
     # approval also marks the planning PR ready)
-    assert (start_calls, revise_calls, approve_calls) == (24, 14, [14, 14, 14, 17])
+    assert (start_calls, revise_calls, approve_calls) == (24, 13, [13, 13, 13, 16])
     # secrets never leave through GitHub
     for text in h.github.comments(REPO, issue) + [p["body"] for p in h.github.pulls(REPO)] + list(files.values()):
         assert TOKEN not in text and GEMINI_KEY not in text

@@ -67,20 +67,20 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
 def test_calls_by_number_of_stories(h: Harness, stories):
     costs = scale.stories_scenario(h, stories, time.perf_counter)
     # the final approval is flat; the merge is flat plus exactly one dispatch per story
-    assert (costs["approve"].calls, costs["merge"].calls) == (17, 14 + stories)
+    assert (costs["approve"].calls, costs["merge"].calls) == (16, 13 + stories)
     # one dispatch per story, all to the one apps target over one client
     assert len(h.github.dispatches(h.targets["apps"])) == stories
     assert costs["merge"].writes == stories + 4
 
 
-@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 8, 14), (150, 9, 15), (1000, 9, 15)])
+@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 7, 13), (150, 8, 14), (1000, 8, 14)])
 def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
     costs = scale.comments_scenario(h, comments, time.perf_counter)
     assert (costs["status"].calls, costs["approve"].calls) == (status, approve)
     assert costs["status"].writes == 0 and costs["approve"].writes == 6
 
 
-@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 15, 4), (500, 15, 8)])
+@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 14, 4), (500, 14, 8)])
 def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconcile):
     costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
     assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)

@@ -182,7 +182,9 @@ def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | No
 
 
 def load_request_state(ws: Workspace, loc: Located) -> RequestState | None:
-    request = loc.request if ws.read(f"{artifacts.planning_dir(loc.request)}/request.md") else find_request(ws, loc.issue)
+    # Listed, not read: the tree says whether request.md exists; load_state reads every file at once.
+    here = f"{artifacts.planning_dir(loc.request)}/request.md" in ws.list(artifacts.planning_dir(loc.request))
+    request = loc.request if here else find_request(ws, loc.issue)
     return load_state(ws, request) if request else None
 
 
