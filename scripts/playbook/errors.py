@@ -19,6 +19,7 @@ a retry can help; only the CLI maps them to exit codes.
     │   ├── ForgePermissionError             403 for a missing scope or repository setting
     │   ├── RateLimitedError                 the rate limit resets after the job budget
     │   └── NotFoundError                    404 / 410
+    ├── PortainerError                       the Portainer API failed (drift reports it and goes on)
     ├── GitError                             a local git command failed
     ├── ProcessError                         any other subprocess failed (prints cmd, code, output)
     └── PolicyError                          generated changes broke the diff or pattern policy
@@ -113,6 +114,10 @@ class RateLimitedError(ForgeError):
 
 
 class NotFoundError(ForgeError):
+    pass
+
+
+class PortainerError(PlaybookError):
     pass
 
 

@@ -191,3 +191,39 @@ class Forge(Protocol):
     def pull_files(self, number: int) -> list[str]: ...
 
     def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None: ...
+
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """Issues (not pull requests) carrying ``label``, oldest first."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue: ...
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None: ...
+
+
+# --------------------------------------------------------------------------- Portainer
+
+
+@dataclass(frozen=True)
+class PortainerStack:
+    """One stack as Portainer's ``GET /api/stacks`` describes it (portainer.Stack)."""
+
+    id: int
+    name: str
+    status: int  # 1 active, 2 inactive
+    endpoint_id: int
+    git_url: str = ""
+    git_ref: str = ""
+    git_config_path: str = ""
+    git_hash: str = ""  # GitConfig.ConfigHash: the commit the stack was deployed from
+
+
+@runtime_checkable
+class Portainer(Protocol):
+    """Read-only view of a Portainer instance (drift detection)."""
+
+    url: str
+
+    def list_stacks(self) -> list[PortainerStack]:
+        """Raise ConfigError for a bad URL or token, PortainerError when Portainer answers with an error."""
+        ...

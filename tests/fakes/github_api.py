@@ -521,7 +521,10 @@ class FakeGitHub:
         table = [
             ("GET", "/repos/{owner}/{repo}", self._get_repo),
             ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", self._get_permission),
+            ("GET", "/repos/{owner}/{repo}/issues", self._list_issues),
+            ("POST", "/repos/{owner}/{repo}/issues", self._create_issue),
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", self._get_issue),
+            ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", self._update_issue),
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._list_comments),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._create_comment),
             ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._edit_comment),
@@ -824,6 +827,42 @@ class FakeGitHub:
 
     def _get_issue(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
         return 200, self._issue_json(repo, self._issue(repo, params["issue_number"]))
+
+    def _list_issues(self, repo: _Repo, query: dict, **_: Any) -> tuple:
+        state = (query.get("state") or ["open"])[0]
+        wanted = {n.lower() for n in (query.get("labels") or [""])[0].split(",") if n}
+        items = [self._issue_json(repo, i) for _, i in sorted(repo.issues.items())
+                 if (state == "all" or i.state == state) and wanted <= {n.lower() for n in i.labels}]
+        if (query.get("direction") or ["desc"])[0] == "desc":
+            items.reverse()
+        chunk, links = self._paginate(items, query, f"/repos/{repo.full_name}/issues")
+        return 200, chunk, links
+
+    def _create_issue(self, repo: _Repo, payload: dict, token: str, **_: Any) -> tuple:
+        title = payload.get("title")
+        if not isinstance(title, str) or not title:
+            raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}])
+        body = payload.get("body") or ""
+        if not isinstance(body, str) or len(body) > 65536:
+            raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "invalid", "field": "body"}])
+        labels = [str(n) for n in payload.get("labels") or []]
+        for name in labels:
+            self._ensure_label(repo, name)
+        number = self._take_number(repo)
+        repo.issues[number] = _Issue(number, title, body, self._actor(token), labels, self._now())
+        return 201, self._issue_json(repo, repo.issues[number])
+
+    def _update_issue(self, repo: _Repo, params: dict[str, str], payload: dict, **_: Any) -> tuple:
+        issue = self._issue(repo, params["issue_number"])
+        if "body" in payload:
+            if not isinstance(payload["body"], str) or len(payload["body"]) > 65536:
+                raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "invalid", "field": "body"}])
+            issue.body = payload["body"]
+        if "state" in payload:
+            if payload["state"] not in ("open", "closed"):
+                raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "invalid", "field": "state"}])
+            issue.state = payload["state"]
+        return 200, self._issue_json(repo, issue)
 
     def _list_comments(self, repo: _Repo, params: dict[str, str], query: dict, **_: Any) -> tuple:
         issue = self._issue(repo, params["issue_number"])

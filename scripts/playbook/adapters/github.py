@@ -312,17 +312,7 @@ class GitHubForge:
     def get_issue(self, number: int) -> Issue:
         with self._errors(f"reading issue #{number}", "issues"):
             data = self._request("GET", self._url(f"/issues/{number}"))
-        return Issue(
-            number=int(data["number"]),
-            title=data.get("title") or "",
-            body=data.get("body") or "",
-            state=data.get("state") or "open",
-            labels=tuple(label["name"] for label in data.get("labels") or []),
-            html_url=data.get("html_url") or "",
-            author=(data.get("user") or {}).get("login") or "",
-            locked=bool(data.get("locked")),
-            comments=int(data.get("comments") or 0),
-        )
+        return _issue(data)
 
     def list_comments(self, issue: int, *, page: int | None = None) -> list[Comment]:
         with self._errors(f"listing comments on issue #{issue}", "issues"):
@@ -494,12 +484,44 @@ class GitHubForge:
         with self._errors(f"listing files of pull request #{number}", "pull-requests"):
             return [f.filename for f in self._repo.get_pull(number).get_files()]
 
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """One page of up to 100 (the drift issue is one; more than 100 with one label is not ours to page)."""
+        query = {"labels": label, "state": state, "sort": "created", "direction": "asc", "per_page": 100}
+        with self._errors(f"listing issues labeled {label}", "issues"):
+            data = self._request("GET", self._url("/issues"), parameters=query)
+        return [_issue(i) for i in data or [] if "pull_request" not in i]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        with self._errors("opening an issue", "issues"):
+            return _issue(self._request("POST", self._url("/issues"), input={"title": title, "body": body,
+                                                                              "labels": labels}))
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        fields = {k: v for k, v in (("body", body), ("state", state)) if v is not None}
+        with self._errors(f"updating issue #{number}", "issues"):
+            self._request("PATCH", self._url(f"/issues/{number}"), input=fields)
+
     def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None:
         """repository_dispatch to another repository, with this forge's token."""
         with self._errors(f"sending {event_type} to {repo}"):
             self._request(
                 "POST", self._url("/dispatches", repo), input={"event_type": event_type, "client_payload": dict(payload)}
             )
+
+
+def _issue(data: Any) -> Issue:
+    """An issue from its REST JSON (plain dicts: no lazy PyGithub object, so no surprise extra GETs)."""
+    return Issue(
+        number=int(data["number"]),
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        state=data.get("state") or "open",
+        labels=tuple(label["name"] for label in data.get("labels") or []),
+        html_url=data.get("html_url") or "",
+        author=(data.get("user") or {}).get("login") or "",
+        locked=bool(data.get("locked")),
+        comments=int(data.get("comments") or 0),
+    )
 
 
 def _comment(c: Any) -> Comment:

@@ -171,6 +171,17 @@ def _read_optional(path: Path) -> str:
         return ""
 
 
+def _placement(playbook_dir: Path, service: str) -> str:
+    from playbook.errors import ValidationError
+    from playbook.topology import placement, registry
+
+    path = playbook_dir / registry.REGISTRY_PATH
+    try:
+        return placement.placement_note(registry.load(path), service) if path.is_file() else ""
+    except ValidationError:
+        return ""  # an invalid registry is reported by `playbook topology validate`, not by the dev run
+
+
 def build_prompt(
     story: artifacts.Story, story_text: str, *, request_dir: str, kind: str, playbook_dir: Path, repo_dir: Path,
     allowed_prefixes: tuple[str, ...], budget_tokens: int,
@@ -187,6 +198,7 @@ def build_prompt(
         Piece("architecture", _read_optional(planning / "architecture.md")),
         Piece("patterns", read_patterns(playbook_dir, kind)),
         Piece("examples", read_examples(repo_dir, kind, story.service)),
+        Piece("placement", _placement(playbook_dir, story.service)),
         Piece("topology", _read_optional(playbook_dir / "_bmad-output" / "topology.yaml")),
     ]
     fitted = fit(pieces, budget_tokens)
@@ -195,6 +207,7 @@ def build_prompt(
         "architecture": "The approved architecture",
         "patterns": "Conventions every file must follow (patterns/)",
         "examples": "Existing examples in this repository",
+        "placement": "Where it runs (from the topology registry)",
         "topology": "Homelab topology (_bmad-output/topology.yaml)",
     }
     prefixes = ", ".join(f"`{p}`" for p in allowed_prefixes)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from playbook.adapters import git as gitlib
+from playbook.delivery.offline_dev import KNOWN_STACKS
 from playbook.errors import ConfigError, PolicyError
 from playbook.planning import artifacts, pipeline
 from playbook.settings import Settings
@@ -29,14 +30,8 @@ PIHOLE_REQUEST = (
 DEMO_FEEDBACK = "Serve the web UI at pihole.home.example and keep DNS on port 53 for LAN clients."
 DEMO_OWNER = "demo"
 
-# What the offline dev agent scaffolds for a known service (image pinned, ports, extras).
-DEMO_STACKS: dict[str, dict[str, Any]] = {
-    "dns-pihole": {"image": "pihole/pihole:2024.07.0", "port": 80, "extra_ports": ["53:53/tcp", "53:53/udp"],
-                   "volumes": ["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/",
-                   "exporter": {"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                                "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}}},
-}
+# What the offline dev agent scaffolds for a known service (shared with `playbook dev --target-dir`).
+DEMO_STACKS = KNOWN_STACKS
 
 
 @dataclass
@@ -112,6 +107,23 @@ def claude_agent(settings: Settings) -> Callable[[artifacts.Story, str, Path, Pa
     return run
 
 
+def _refreshed_registry(ws: gitlib.GitWorkspace, repo: Path, repo_name: str,
+                        merged: str) -> tuple[dict[str, str | None], str]:
+    """The registry refreshed from the merge commit's files, as the bmad-deployed handler does it."""
+    from playbook.topology import refresh, registry
+
+    changed = gitlib.git(repo, "diff", "--name-only", f"{merged}^1", merged).split()
+    tree = gitlib.git(repo, "ls-tree", "-r", "--name-only", merged).split()
+    previous_text = ws.read(registry.REGISTRY_PATH)
+    previous = registry.parse(previous_text) if previous_text else None
+    data, _ = refresh.refresh(previous, repo=repo_name, changed=changed, tree=tree,
+                              read=lambda path: gitlib.git(repo, "show", f"{merged}:{path}"))
+    services = [f"{s['name']} ({', '.join(s.get('hosts', []))}; ports "
+                f"{', '.join(str(p['published']) + '/' + p['protocol'] for p in s.get('ports', []))})"
+                for s in data["services"]]
+    return {registry.REGISTRY_PATH: registry.dump(data)}, f"{registry.REGISTRY_PATH} lists " + "; ".join(services)
+
+
 def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "offline",
              echo: Echo = print) -> DemoReport:
     from playbook.checks import check_path
@@ -151,12 +163,12 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
     step("planning with " + ("the OFFLINE planner (no model is called; artifacts say model: offline)"
                              if report.offline else "Gemini"))
 
-    result = plan(playbook_dir, PIHOLE_REQUEST, planner)
-    step(f"plan: Product Brief r{result.revision} on branch {gitlib.current_branch(playbook_dir)}")
-    result = revise(playbook_dir, planner, DEMO_FEEDBACK)
-    step(f"revise: Product Brief r{result.revision} (r1 stays in git history)")
+    planned = plan(playbook_dir, PIHOLE_REQUEST, planner)
+    step(f"plan: Product Brief r{planned.revision} on branch {gitlib.current_branch(playbook_dir)}")
+    revised = revise(playbook_dir, planner, DEMO_FEEDBACK)
+    step(f"revise: Product Brief r{revised.revision} (r1 stays in git history)")
     for _ in range(4):
-        done = approve(playbook_dir, planner, approver=DEMO_OWNER)
+        done = approve(playbook_dir, planner, approver=DEMO_OWNER).steps
         msg = f"approve: {done[0].phase.value} r{done[0].revision}"
         if len(done) > 1:
             msg += f" → drafted {done[1].phase.value} r{done[1].revision}"
@@ -205,9 +217,11 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
         merged = gitlib.head(repo) or ""
         step(f"merged the IaC branch into {repo.name} main at {merged[:10]} (GitOps would deploy now)")
         prs = [{"target": d.kind, "repo": d.repo, "number": 1, "url": f"file://{repo}", "merged": True}]
+        registry_files, summary = _refreshed_registry(ws, repo, d.repo, merged)
         pipeline.update_stories(ws, {d.story.path: {"status": "done", "pull_requests": prs}},
-                                f"bmad: story {d.story.id} deployed via {d.repo}")
+                                f"bmad: story {d.story.id} deployed via {d.repo}", extra_files=registry_files)
         step(f"story {d.story.id} marked done in the playbook (story file and sprint-status.yaml)")
+        step(f"topology: {summary} (same commit)")
         gitlib.git(repo, "switch", "-q", "-c", "revert-check")
         gitlib.git(repo, "revert", "--no-edit", "-m", "1", merged)
         after = gitlib.git(repo, "rev-parse", "HEAD^{tree}").strip()

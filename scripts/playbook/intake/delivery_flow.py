@@ -155,17 +155,49 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
     needed = set(kinds_for(resolve_target(story)))
     status = "done" if needed <= done_targets else story.status
     changes = {"pull_requests": prs, "status": status}
+    notice = ""
     if any(story.metadata.get(k) != v for k, v in changes.items()):
+        registry_files, notice = _refreshed_registry(deps, ws, payload)
         pipeline.update_stories(ws, {story.path: changes},
-                                f"bmad: story {story.id} deployed via {payload['repo']}#{payload['pr']}")
+                                f"bmad: story {story.id} deployed via {payload['repo']}#{payload['pr']}",
+                                extra_files=registry_files)
     if story.issue:
         try:
             issue = deps.forge.get_issue(story.issue)
         except NotFoundError:
             return 0
         loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
-        update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=deps.forge.find_pull(loc.branch))
+        update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=deps.forge.find_pull(loc.branch),
+                        notice=notice)
     return 0
+
+
+def _refreshed_registry(deps: Deps, ws: Workspace, payload: Any) -> tuple[dict[str, str | None], str]:
+    """The topology registry refreshed from the merged PR's files, for the commit that marks the story done.
+
+    A registry that cannot be refreshed never blocks marking the story: the tracking comment says why
+    (and `playbook topology import` or the next merge brings it up to date)."""
+    from playbook.topology import refresh, registry
+
+    token = deps.settings.dispatch_token
+    if not token:
+        return {}, ("The topology registry was not updated: BMAD_DISPATCH_TOKEN (read access to the target repos) "
+                    "is not set.")
+    try:
+        previous_text = ws.read(registry.REGISTRY_PATH)
+        previous = registry.parse(previous_text, source=registry.REGISTRY_PATH) if previous_text else None
+        remote = deps.make_remote_forge(payload["repo"], token)
+        tree = remote.read_tree(payload["merge_sha"])
+        changed = remote.pull_files(payload["pr"])
+        data, warnings = refresh.refresh(previous, repo=payload["repo"], changed=changed, tree=sorted(tree),
+                                         read=lambda path: remote.read_blob(tree[path]) if path in tree else None)
+        for warning in warnings:
+            deps.log(f"topology: {warning}")
+        text = registry.dump(data)
+    except PlaybookError as exc:
+        deps.log(f"topology registry not updated: {exc}")
+        return {}, f"The topology registry was not updated: {exc.message.splitlines()[0][:300]}"
+    return ({registry.REGISTRY_PATH: text} if text != previous_text else {}), ""
 
 
 def on_reconcile(action: Any, deps: Deps) -> int:

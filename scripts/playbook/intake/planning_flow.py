@@ -89,6 +89,10 @@ def on_command(action: Any, deps: Deps) -> int:
     if command.error:
         reply_once(deps, loc, action.comment_id, f"`/{command.name}`: {command.error}")
         return 0
+    if command.name == "ops":  # on any issue, request or not: one read-only reply
+        from playbook.intake.ops_flow import on_ops
+
+        return on_ops(action, deps, loc)
     ws, pull = workspace_for(deps, loc)
     state = load_request_state(ws, loc)
     if state is None:

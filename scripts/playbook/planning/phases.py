@@ -73,7 +73,7 @@ COMMAND_TABLE: dict[tuple[str, Stage], str] = {
     ("route", Stage.COMPLETE): "route",
     ("dispatch", Stage.COMPLETE): "dispatch",
 }
-ALWAYS_ALLOWED = frozenset({"status", "help", "cost"})
+ALWAYS_ALLOWED = frozenset({"status", "help", "cost", "ops"})
 
 REFUSALS: dict[Stage, str] = {
     Stage.NEW: "the current phase has no draft yet — use /retry to generate it",

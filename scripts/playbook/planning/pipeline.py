@@ -309,14 +309,16 @@ def cancel(ws: Workspace, state: RequestState, *, by: str) -> str | None:
                      f"bmad({state.request}): cancel request\n\nCancelled by {by}.")
 
 
-def update_stories(ws: Workspace, changes: Mapping[str, Mapping[str, Any]], message: str) -> str | None:
+def update_stories(ws: Workspace, changes: Mapping[str, Mapping[str, Any]], message: str, *,
+                   extra_files: Mapping[str, str | None] | None = None) -> str | None:
     """Change frontmatter fields of several stories of one request and refresh sprint-status.yaml, in one commit.
 
-    Only the named fields change; everything else a human edited stays.
+    Only the named fields change; everything else a human edited stays. ``extra_files`` (e.g. the
+    topology registry refreshed from a merged IaC PR) go into the same commit.
     """
     if not changes:
         return None
-    files: dict[str, str | None] = {}
+    files: dict[str, str | None] = dict(extra_files or {})
     requests = set()
     for path, fields in changes.items():
         text = ws.read(path)
