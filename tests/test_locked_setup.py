@@ -78,7 +78,7 @@ def test_every_locked_archive_has_a_hash():
 def test_every_declared_dependency_is_locked():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = [*project["dependencies"], *(d for group in project["optional-dependencies"].values() for d in group)]
-    names = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in declared}
+    names = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0]).lower() for d in declared}
     locked = {p["name"] for p in lock()["package"]}
     assert names - locked == set()
 

@@ -48,6 +48,7 @@ class ModelResponse:
     model: str
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
+    usage_known: bool = True  # False when the provider reported no usage: shown as unknown, never $0
 
 
 @runtime_checkable
@@ -112,6 +113,11 @@ class Comment:
     author_type: str  # "User" | "Bot" | "Organization"
     created_at: datetime
     html_url: str
+    updated_at: datetime | None = None  # later than created_at once someone edited the comment
+
+    @property
+    def edited(self) -> bool:
+        return self.updated_at is not None and self.updated_at > self.created_at
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,16 @@ class Forge(Protocol):
 
     def create_comment(self, issue: int, body: str) -> Comment: ...
 
+    def get_comment(self, comment_id: int) -> Comment: ...
+
     def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def add_reaction(self, comment_id: int, content: str) -> int:
+        """React to an issue comment as this token's identity; returns the reaction id (an existing
+        identical reaction is returned, not duplicated)."""
+        ...
+
+    def delete_reaction(self, comment_id: int, reaction_id: int) -> None: ...
 
     def ensure_labels(self, specs: list[LabelSpec]) -> None: ...
 

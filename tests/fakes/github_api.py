@@ -74,6 +74,7 @@ class _Comment:
     author: tuple[str, str]
     created_at: datetime
     updated_at: datetime
+    reactions: dict[int, tuple[str, tuple[str, str]]] = field(default_factory=dict)  # id -> (content, user)
 
 
 @dataclass
@@ -260,9 +261,14 @@ class FakeGitHub:
             r.issues[number] = _Issue(number, title, body, (author, "User"), list(labels), self._now())
             return number
 
-    def add_comment(self, repo: str, issue: int, body: str, author: str, author_type: str = "User") -> int:
+    def add_comment(self, repo: str, issue: int, body: str, author: str, author_type: str = "User",
+                    created_at: datetime | None = None) -> int:
+        """A comment written by a person (``created_at``: when, if the test needs a real time)."""
         with self._lock:
-            return self._add_comment(self.repos[repo], issue, body, (author, author_type)).id
+            comment = self._add_comment(self.repos[repo], issue, body, (author, author_type))
+            if created_at is not None:
+                comment.created_at = comment.updated_at = created_at.replace(microsecond=0)
+            return comment.id
 
     def set_permission(self, repo: str, user: str, perm: str) -> None:
         if perm not in _PERMISSION_FIELD:
@@ -316,6 +322,19 @@ class FakeGitHub:
     def comments(self, repo: str, issue: int) -> list[str]:
         r = self.repos[repo]
         return [c.body for c in sorted(r.comments.values(), key=lambda c: c.id) if c.issue == issue]
+
+    def reactions(self, repo: str, comment_id: int) -> list[tuple[str, str]]:
+        """(content, login) of every reaction on a comment, oldest first."""
+        with self._lock:
+            comment = self.repos[repo].comments[comment_id]
+            return [(content, who[0]) for _, (content, who) in sorted(comment.reactions.items())]
+
+    def edit_comment_body(self, repo: str, comment_id: int, body: str) -> None:
+        """A person edits their comment (``updated_at`` moves)."""
+        with self._lock:
+            comment = self.repos[repo].comments[comment_id]
+            comment.body = body
+            comment.updated_at = max(self._now(), comment.created_at + timedelta(seconds=1))
 
     def labels(self, repo: str, issue: int | None = None) -> list[str]:
         """Labels on an issue, or every label of the repo when ``issue`` is None."""
@@ -527,7 +546,11 @@ class FakeGitHub:
             ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", self._update_issue),
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._list_comments),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._create_comment),
+            ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._get_comment),
             ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._edit_comment),
+            ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", self._create_reaction),
+            ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}",
+             self._delete_reaction),
             ("GET", "/repos/{owner}/{repo}/labels", self._list_labels),
             ("POST", "/repos/{owner}/{repo}/labels", self._create_label),
             ("PATCH", "/repos/{owner}/{repo}/labels/{name}", self._update_label),
@@ -882,6 +905,12 @@ class FakeGitHub:
         comment = self._add_comment(repo, issue.number, body, self._actor(token))
         return 201, self._comment_json(repo, comment)
 
+    def _get_comment(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None:
+            raise ApiError(404, "Not Found")
+        return 200, self._comment_json(repo, comment)
+
     def _edit_comment(self, repo: _Repo, params: dict[str, str], payload: dict, **_: Any) -> tuple:
         comment = repo.comments.get(self._int(params["comment_id"]))
         if comment is None:
@@ -892,6 +921,33 @@ class FakeGitHub:
         comment.body = body
         comment.updated_at = self._now()
         return 200, self._comment_json(repo, comment)
+
+    REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+    def _create_reaction(self, repo: _Repo, params: dict[str, str], payload: dict, token: str, **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None:
+            raise ApiError(404, "Not Found")
+        content = payload.get("content")
+        if content not in self.REACTIONS:
+            raise ApiError(422, "Validation Failed", [{"resource": "Reaction", "code": "invalid", "field": "content"}])
+        who = self._actor(token)
+        for rid, (have, user) in comment.reactions.items():
+            if have == content and user == who:  # GitHub answers 200 with the existing reaction
+                return 200, self._reaction_json(rid, content, who)
+        rid = self._next_id()
+        comment.reactions[rid] = (content, who)
+        return 201, self._reaction_json(rid, content, who)
+
+    def _delete_reaction(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None or comment.reactions.pop(self._int(params["reaction_id"]), None) is None:
+            raise ApiError(404, "Not Found")
+        return 204, None
+
+    def _reaction_json(self, rid: int, content: str, who: tuple[str, str]) -> dict[str, Any]:
+        return {"id": rid, "node_id": f"REA_{rid}", "user": self._user(who), "content": content,
+                "created_at": self._stamp(self._now())}
 
     def _list_labels(self, repo: _Repo, query: dict, **_: Any) -> tuple:
         items = [self._label_json(repo, label) for label in repo.labels.values()]

@@ -67,20 +67,22 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
 def test_calls_by_number_of_stories(h: Harness, stories):
     costs = scale.stories_scenario(h, stories, time.perf_counter)
     # the final approval is flat; the merge is flat plus exactly one dispatch per story
-    assert (costs["approve"].calls, costs["merge"].calls) == (16, 13 + stories)
+    assert (costs["approve"].calls, costs["merge"].calls) == (19, 14 + stories)
     # one dispatch per story, all to the one apps target over one client
     assert len(h.github.dispatches(h.targets["apps"])) == stories
     assert costs["merge"].writes == stories + 4
 
 
-@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 7, 13), (150, 8, 14), (1000, 8, 14)])
+@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 9, 16), (150, 10, 17), (1000, 10, 17)])
 def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
     costs = scale.comments_scenario(h, comments, time.perf_counter)
     assert (costs["status"].calls, costs["approve"].calls) == (status, approve)
-    assert costs["status"].writes == 0 and costs["approve"].writes == 6
+    # /status: the tracking comment and the 👀 reaction; /approve: 👀, the working label, one commit
+    # (tree, commit, ref), the tracking comment, the labels, and the reaction swapped for the outcome
+    assert costs["status"].writes == 2 and costs["approve"].writes == 9
 
 
-@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 14, 4), (500, 14, 8)])
+@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 15, 4), (500, 15, 8)])
 def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconcile):
     costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
     assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)
@@ -109,3 +111,17 @@ def test_a_tracking_comment_past_the_first_page_is_still_found(h: Harness):
     assert h.comment(issue, "/status") == 0
     tracking = [c for c in h.github.comments(REPO, issue) if c.startswith("<!-- bmad-tracking")]
     assert len(tracking) == 1
+
+
+def test_the_acknowledgement_is_the_first_write_of_a_command_run(h: Harness):
+    """The 👀 reaction on an accepted command comes before anything else the run writes."""
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    for body, skill in (("/revise Use pihole.home.example", "create-product-brief"), ("/approve", "create-prd")):
+        h.answer(skill, "Use pihole.home.example" if body.startswith("/revise") else "")
+        h.github.reset_calls()
+        assert h.comment(issue, body) == 0
+        writes = [c for c in h.github.calls if scale.is_write(c.method, c.path)]
+        assert writes[0].method == "POST" and writes[0].path.endswith("/reactions"), writes[:2]
+        assert len(writes) > 3  # and the rest followed it

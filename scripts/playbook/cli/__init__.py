@@ -98,7 +98,9 @@ def help_text() -> str:
 
     doc = textwrap.fill(HELP_DOC, width=78, initial_indent="  ", subsequent_indent="  ")
     width = max(len(name) for name in COMMANDS)
-    rows = [f"  {name.ljust(width)}  {short}" for name, (_, _, short) in COMMANDS.items()]
+    indent = " " * (2 + width + 2)
+    rows = [textwrap.fill(short, width=78, initial_indent=f"  {name.ljust(width)}  ", subsequent_indent=indent)
+            for name, (_, _, short) in COMMANDS.items()]
     return "\n".join([
         "Usage: playbook [OPTIONS] COMMAND [ARGS]...", "", doc, "", "Options:",
         "  --version  Show the version and exit.", "  --help     Show this message and exit.", "",

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import click
 
-from playbook.cli.event_run import EXIT_REJECTED, run_event
+from playbook.cli.event_run import (
+    EXIT_REJECTED,
+    MAX_EVENT_BYTES,
+    MAX_EVENT_DEPTH,
+    parse_event_json,
+    run_event,
+)
 
-__all__ = ["EXIT_REJECTED", "event"]
+__all__ = ["EXIT_REJECTED", "MAX_EVENT_BYTES", "MAX_EVENT_DEPTH", "event", "parse_event_json"]
 
 
 @click.command("event")

@@ -208,8 +208,10 @@ def status(repo: Path | None, as_json: bool) -> int:
         click.echo(f"  [{mark}] {p.title:<16} {detail}")
     for s in state.stories:
         click.echo(f"      story {s.id} [{s.target}] {s.title} — {s.status}")
-    total = state.usage
-    click.echo(f"total: {int(total['input_tokens'])}/{int(total['output_tokens'])} tokens, est. ${total['cost_usd']:.4f}")
+    from playbook.planning import ledger
+
+    total = state.usage  # every revision of every phase, and any dev runs reported back
+    click.echo(f"total: {ledger.tokens_text(total).replace(' / ', '/')} tokens, est. {ledger.cost_text(total)}")
     if state.stage in local.LOCAL_HINT:
         click.echo(f"note: {local.LOCAL_HINT[state.stage]}")
     click.echo("next: " + "; ".join(f"`{c}`" for c in allowed))

@@ -40,6 +40,13 @@ def pr_marker(payload: dict[str, Any]) -> str:
     return f"<!-- bmad-story {json.dumps(keep, separators=(',', ':'), sort_keys=True)} -->"
 
 
+def _dev_usage_line(result: dict[str, Any]) -> str:
+    from playbook.delivery import dev_usage
+
+    line = dev_usage.marker(dev_usage.from_result(result))
+    return f"\n{line}" if line else ""
+
+
 def read_pr_marker(body: str) -> dict[str, Any] | None:
     match = PR_MARKER_RE.search(body or "")
     if not match:
@@ -163,7 +170,7 @@ def publish(
         files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
     body = render_package_template(
         "iac-pr.md.j2",
-        marker=pr_marker(payload),
+        marker=pr_marker(payload) + _dev_usage_line(result),
         incomplete=neutralize_for_github(str(incomplete)) if incomplete else "",
         story={"id": story.id, "title": neutralize_for_github(story.title), "issue": payload["issue"],
                "path": payload["story_path"],

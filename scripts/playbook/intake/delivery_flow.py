@@ -15,6 +15,7 @@ from playbook.intake.github_flow import (
     Located,
     load_request_state,
     locate,
+    read_state,
     sync_labels,
     update_tracking,
 )
@@ -29,6 +30,9 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
     token = deps.settings.dispatch_token
     failures: list[str] = []
     sent: set[str] = set()
+    stories, held = _hold_blocked(ws, stories, failures)
+    for note in held:
+        deps.log(note)
     collisions = _story_collisions(ws, stories)
     for problem in collisions:
         deps.log(f"not dispatching: {problem}")
@@ -60,7 +64,7 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
             if not collisions:
                 raise
             state = None
-        update_tracking(deps, loc, ws, state, pull=pull, failure=failure)
+        update_tracking(deps, loc, ws, state, pull=pull, failure=failure, notice=" ".join(held))
         if failures and state is None:
             if "bmad:failed" not in labels:
                 deps.forge.set_labels(loc.issue, {"bmad:failed"}, set())
@@ -74,6 +78,35 @@ def _prefetch(ws: Workspace, paths: list[str]) -> None:
     prefetch = getattr(ws, "prefetch", None)
     if prefetch is not None:
         prefetch(paths)
+
+
+def _hold_blocked(ws: Workspace, stories: list[artifacts.Story],
+                  failures: list[str]) -> tuple[list[artifacts.Story], list[str]]:
+    """Stories a person marked ``blocked`` in sprint-status.yaml stay home (notes say which).
+    An unreadable sprint-status.yaml holds its request's stories back too, as a failure."""
+    from playbook.errors import ArtifactError
+    from playbook.planning import sprint_status
+
+    keep: list[artifacts.Story] = []
+    held: list[str] = []
+    human: dict[str, dict[str, str] | None] = {}
+    for story in stories:
+        path = artifacts.sprint_status_path(story.request)
+        if path not in human:
+            try:
+                human[path] = sprint_status.human_status(ws.read(path), source=path)
+            except ArtifactError as exc:
+                human[path] = None
+                failures.append(exc.message.splitlines()[0])
+        statuses = human[path]
+        if statuses is None:
+            continue
+        if statuses.get(sprint_status.story_key(story)) == sprint_status.BLOCKED:
+            held.append(f"Story {story.id} is `blocked` in sprint-status.yaml and was not dispatched; "
+                        "change that status to dispatch it (`/dispatch` after).")
+            continue
+        keep.append(story)
+    return keep, held
 
 
 def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
@@ -125,6 +158,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
         try:
             issue = deps.forge.get_issue(issue_number)
             loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
+            loc.shared = True  # runs in the planning PR's group, not the issue's
             labels = issue.labels
         except NotFoundError:
             loc = None
@@ -154,7 +188,12 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
 
     needed = set(kinds_for(resolve_target(story)))
     status = "done" if needed <= done_targets else story.status
-    changes = {"pull_requests": prs, "status": status}
+    from playbook.planning import ledger
+
+    spent = ledger.dev_entry(payload["target"], payload["repo"], payload["pr"], payload.get("dev_usage"))
+    runs = [r for r in story.metadata.get("dev_usage") or []
+            if not (r["repo"] == spent["repo"] and r["pr"] == spent["pr"])] + [spent]
+    changes = {"pull_requests": prs, "status": status, "dev_usage": runs}
     notice = ""
     if any(story.metadata.get(k) != v for k, v in changes.items()):
         registry_files, notice = _refreshed_registry(deps, ws, payload)
@@ -167,8 +206,8 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
         except NotFoundError:
             return 0
         loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
-        update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=deps.forge.find_pull(loc.branch),
-                        notice=notice)
+        state, broken = read_state(ws, loc)
+        update_tracking(deps, loc, ws, state, pull=deps.forge.find_pull(loc.branch), failure=broken, notice=notice)
     return 0
 
 
@@ -230,6 +269,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
             try:
                 issue = deps.forge.get_issue(issue_number)
                 loc, labels = locate(deps, issue.number, issue.title, comment_count=issue.comments), issue.labels
+                loc.shared = True  # the sweep runs beside the issue's own runs
             except (NotFoundError, ForgeError):
                 loc = None
         rc |= send(deps, ws, stories, merge_sha=head, loc=loc, labels=labels,
@@ -254,11 +294,17 @@ def on_report_deployed(action: Any, deps: Deps) -> int:
     token = deps.settings.playbook_token
     if not token:
         raise MissingSecretError("BMAD_PLAYBOOK_TOKEN")
-    payload = validate_deployed_payload({
+    from playbook.delivery import dev_usage
+
+    report: dict[str, Any] = {
         "v": 1, "playbook_repo": story["playbook_repo"], "story_path": story["story_path"], "issue": story["issue"],
         "target": story["target"], "repo": deps.forge.repo, "pr": pull.number, "merge_sha": action.merge_sha,
         "key": story["key"],
-    })
+    }
+    spent = dev_usage.read_marker(pull.body)
+    if spent is not None:
+        report["dev_usage"] = spent
+    payload = validate_deployed_payload(report)
     deps.make_remote_forge(story["playbook_repo"], token).dispatch(story["playbook_repo"], EVENT_DEPLOYED, payload)
     deps.log(f"reported {story['story_path']} deployed to {story['playbook_repo']}")
     return 0
