@@ -19,7 +19,9 @@ from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
 from flow_harness import BOT, REPO, TOKEN, _template
 from playbook.adapters import git as gitlib
 from playbook.checks import check_path
+from playbook.checks.deploy_diff import MARKER as DEPLOY_MARKER
 from playbook.delivery.scaffold import render_stack
+from playbook.demo.reference import DEMO_STACKS
 
 CLAUDE = node_tool(".bin", "claude")
 APPS_TOKEN = "ghs_canary_apps_token_0123456789"
@@ -84,12 +86,7 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
         (playbook_dir / path).write_text(content)
     apps_files = fake_github.files_at(apps_repo, "main")
     dev_checkout = _checkout(tmp_path / "apps-dev", apps_files)
-    stack = render_stack("dns-pihole", image="pihole/pihole:2024.07.0", port=80,
-                         extra_ports=["53:53/tcp", "53:53/udp"],
-                         volumes=["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                         environment={"WEBPASSWORD": ""}, health_path="/admin/",
-                         exporter={"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                                   "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}})
+    stack = render_stack("dns-pihole", **DEMO_STACKS["dns-pihole"])  # Pi-hole v6, patterns/services/pihole.md
     anthropic.script([
         *[tool_use("Write", {"file_path": str(dev_checkout / "stacks/dns-pihole" / name), "content": content})
           for name, content in stack.items()],
@@ -138,11 +135,15 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert "status: review" in fake_github.files_at(REPO, "main")[story_path]
     links = [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c]
     assert len(links) == 2 and links[0].startswith("<!-- bmad-tracking")  # the tracking comment and one report
+    # what will deploy: one sticky comment on the IaC PR with the normalised compose config
+    (deploy,) = [c for c in fake_github.comments(apps_repo, pull["number"]) if c.startswith(DEPLOY_MARKER)]
+    assert "stacks/dns-pihole/docker-compose.yml` — added" in deploy and "+    image: pihole/pihole:2026.07.2" in deploy
     # publishing again (a re-run) changes nothing: same PR, same single report
     rerun = _checkout(tmp_path / "apps-publish-again", apps_files)
     assert _main(["publish", "--result", str(out), "--repo-dir", str(rerun), "--playbook-dir", str(playbook_dir)]) == 0
     assert len(fake_github.pulls(apps_repo)) == 1
     assert [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c] == links
+    assert [c for c in fake_github.comments(apps_repo, pull["number"]) if c.startswith(DEPLOY_MARKER)] == [deploy]
 
     # 5. every convention holds on what landed
     landed = _checkout(tmp_path / "apps-landed", branch_files)

@@ -231,3 +231,27 @@ def test_cli_without_a_github_origin_asks_for_the_repo(tmp_path, capsys):
     rc = run_cli("init-target", "--kind", "infra", "--repo-dir", str(tmp_path), "--playbook-dir", str(bare))
     assert rc == 2
     assert "--playbook-repo owner/name" in capsys.readouterr().err
+
+
+def test_code_scanning_is_opt_in_and_its_job_follows_policy(tmp_path, patterns_dir):
+    target.init_target(tmp_path, kind="apps", playbook_repo=PLAYBOOK_REPO, playbook_ref=REF,
+                       patterns_dir=patterns_dir, code_scanning=True)
+    path = tmp_path / target.WORKFLOW_PATH
+    doc = policy.load(path.read_text(encoding="utf-8"))
+    assert list(doc["jobs"]) == ["bmad", "code-scanning"]
+    scan = doc["jobs"]["code-scanning"]
+    assert scan["uses"] == f"{PLAYBOOK_REPO}/.github/workflows/bmad-code-scanning.yml@{REF}"
+    assert scan["permissions"] == {"contents": "read", "security-events": "write"}
+    assert scan["needs"] == "bmad" and set(scan["with"]) == {"pull-head", "pull-sha"}
+    # The reusable workflow declares exactly these inputs, and bmad-dev exposes the outputs they read.
+    called = policy.load((REPO_ROOT / ".github/workflows/bmad-code-scanning.yml").read_text(encoding="utf-8"))
+    assert set(called["on"]["workflow_call"]["inputs"]) == set(scan["with"])
+    dev = policy.load((REPO_ROOT / ".github/workflows/bmad-dev.yml").read_text(encoding="utf-8"))
+    assert set(dev["on"]["workflow_call"]["outputs"]) == {"pull-head", "pull-sha"}
+    assert policy.file_violations(path) == []
+    for run in (policy.run_zizmor(path), policy.run_actionlint(path)):
+        assert run.returncode == 0, run.stdout + run.stderr
+    without = tmp_path / "plain"
+    without.mkdir()
+    target.init_target(without, kind="apps", playbook_repo=PLAYBOOK_REPO, playbook_ref=REF, patterns_dir=patterns_dir)
+    assert list(policy.load((without / target.WORKFLOW_PATH).read_text())["jobs"]) == ["bmad"]

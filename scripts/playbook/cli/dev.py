@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 incomplete (turn limit, error or timeout; files kept),
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -112,4 +113,22 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
                               playbook_dir=playbook_dir.resolve())
     summary.outcome = outcome.message
     click.echo(outcome.message)
+    if outcome.pull is not None and outcome.commit:
+        write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"pull-head": outcome.pull.head,
+                                                             "pull-sha": outcome.commit})
     return 0 if outcome.pull is not None else 1
+
+
+STEP_OUTPUT_VALUE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+
+
+def write_step_outputs(path: str | None, outputs: dict[str, str]) -> None:
+    """Append name=value lines to $GITHUB_OUTPUT (the code-scanning job reads the branch and commit).
+
+    Only plain branch names and hex commits are written, so no value can add a line of its own.
+    """
+    if not path:
+        return
+    safe = {name: value for name, value in outputs.items() if STEP_OUTPUT_VALUE.fullmatch(value)}
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.writelines(f"{name}={value}\n" for name, value in safe.items())

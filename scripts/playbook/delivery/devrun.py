@@ -133,6 +133,16 @@ def read_patterns(playbook_dir: Path, kind: str) -> str:
     return "\n".join(f"### patterns/{p.filename}\n\n{p.body}\n" for p in load_patterns(playbook_dir / "patterns", kind))
 
 
+def read_recipes(playbook_dir: Path, kind: str, story_text: str) -> str:
+    """The service recipes (patterns/services/) for the services the story names; apps only."""
+    from playbook.patterns import load_recipes, recipes_for
+
+    if kind != "apps":
+        return ""
+    chosen = recipes_for(story_text, load_recipes(playbook_dir / "patterns"))
+    return "\n".join(f"### patterns/{r.pattern.filename}\n\n{r.pattern.body}\n" for r in chosen)
+
+
 def _is_secret_file(name: str) -> bool:
     return name in SECRET_FILE_NAMES or name.endswith(SECRET_SUFFIXES) or (name.startswith(".env.") and
                                                                            name != ".env.sample")
@@ -197,6 +207,7 @@ def build_prompt(
         Piece("story", story_text, required=True),
         Piece("architecture", _read_optional(planning / "architecture.md")),
         Piece("patterns", read_patterns(playbook_dir, kind)),
+        Piece("recipes", read_recipes(playbook_dir, kind, story_text)),
         Piece("examples", read_examples(repo_dir, kind, story.service)),
         Piece("placement", _placement(playbook_dir, story.service)),
         Piece("topology", _read_optional(playbook_dir / "_bmad-output" / "topology.yaml")),
@@ -206,6 +217,7 @@ def build_prompt(
         "story": "The story to implement",
         "architecture": "The approved architecture",
         "patterns": "Conventions every file must follow (patterns/)",
+        "recipes": "Current, known-good settings for the services in this story (patterns/services/)",
         "examples": "Existing examples in this repository",
         "placement": "Where it runs (from the topology registry)",
         "topology": "Homelab topology (_bmad-output/topology.yaml)",

@@ -198,6 +198,10 @@ def publish(
         pull = forge.create_pull(branch, base, title, body, draft)
     elif pull.body != body or pull.title != title:
         forge.update_pull(pull.number, title=title, body=body)
+    if kind == "apps":
+        from playbook.delivery.deploy_comment import post_deploy_diff
+
+        post_deploy_diff(forge, pull.number, repo_dir, files)
     note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
             f"{len(errors)} check errors)")
     return Published(pull, commit, draft, len(findings), note, payload)

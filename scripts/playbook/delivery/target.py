@@ -65,12 +65,12 @@ def repo_from_remote_url(url: str) -> str | None:
     return None
 
 
-def render_workflow(*, kind: str, playbook_repo: str, playbook_ref: str) -> str:
+def render_workflow(*, kind: str, playbook_repo: str, playbook_ref: str, code_scanning: bool = False) -> str:
     from playbook.planning.prompts import render_package_template
 
     return render_package_template("target/bmad-story.yml.j2", kind=validate_kind(kind),
                                    playbook_repo=validate_repo(playbook_repo),
-                                   playbook_ref=validate_ref(playbook_ref))
+                                   playbook_ref=validate_ref(playbook_ref), code_scanning=code_scanning)
 
 
 def render_claude_block(*, kind: str, playbook_repo: str, playbook_ref: str,
@@ -116,7 +116,7 @@ def _write_if_changed(path: Path, content: str) -> str:
 
 
 def init_target(repo_dir: Path, *, kind: str, playbook_repo: str, playbook_ref: str, patterns_dir: Path,
-                allowed_paths: Sequence[str] = ()) -> list[tuple[Path, str]]:
+                allowed_paths: Sequence[str] = (), code_scanning: bool = False) -> list[tuple[Path, str]]:
     """Write the caller workflow and CLAUDE.md into the target checkout at ``repo_dir``.
 
     Returns one (path relative to repo_dir, "created"|"updated"|"unchanged") per file. Every
@@ -130,7 +130,8 @@ def init_target(repo_dir: Path, *, kind: str, playbook_repo: str, playbook_ref: 
         raise ConfigError(f"target repository directory not found: {repo_dir}",
                           fix="clone the target repo first and pass its checkout with --repo-dir")
 
-    workflow = render_workflow(kind=kind, playbook_repo=playbook_repo, playbook_ref=playbook_ref)
+    workflow = render_workflow(kind=kind, playbook_repo=playbook_repo, playbook_ref=playbook_ref,
+                               code_scanning=code_scanning)
     block = render_claude_block(kind=kind, playbook_repo=playbook_repo, playbook_ref=playbook_ref,
                                 patterns=load_patterns(Path(patterns_dir), kind), allowed_paths=allowed_paths)
     claude_path = repo_dir / CLAUDE_PATH
