@@ -105,7 +105,7 @@ def test_readme_table_has_every_row():
 
 @pytest.mark.slow
 def test_facts_the_benchmark_reports(table):
-    calls = int(_row(table, "GitHub API calls made by that `/approve` run")[0])
+    calls = int(_row(table, "GitHub API calls: `/approve` → PRD drafted")[0])
     writes = int(_row(table, "… of which writes")[0])
     assert 0 < writes < calls
     assert _row(table, "GitHub API calls made by the ignored event") == ("0", "0")
