@@ -118,7 +118,9 @@ def test_setup_action_installs_only_from_the_lock_with_hashes():
     assert any("pip install" in s and "--require-hashes" in s and "uv-requirements.txt" in s
                and "--no-deps" in s for s in scripts)
     assert any("uv sync --locked" in s for s in scripts)
-    assert [s for s in scripts if "npm" in s] == ["npm ci --omit=dev --no-audit --no-fund"]
+    (npm,) = [s for s in scripts if "npm" in s]
+    assert "npm ci --omit=dev --no-audit --no-fund" in npm
+    assert 'npm ci --prefix "$PREFIX" --omit=dev --no-audit --no-fund' in npm  # claude-prefix
     (cache,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache@")]
     assert "hashFiles(format('{0}/uv.lock', inputs.project))" in cache["with"]["key"]
     (claude_install,) = [s for s in steps if "npm ci" in str(s.get("run", ""))]
@@ -164,7 +166,7 @@ def test_every_job_that_runs_playbook_is_set_up():
 
 def test_target_workflow_uses_the_action_from_the_playbook_checkout():
     steps = _setup_steps(REPO_ROOT / ".github" / "workflows" / "bmad-dev.yml")
-    assert {job for job, _ in steps} == {"dev", "publish", "deployed"}
+    assert {job for job, _ in steps} == {"source", "dev", "publish", "deployed"}
     assert all(step["uses"] == "./playbook/.github/actions/setup" and step["with"]["project"] == "playbook"
                for _, step in steps)
     # The hand-over artifact carries the action (a hidden directory) but not the checkout's .git.
@@ -180,6 +182,9 @@ def test_claude_cli_is_installed_only_in_jobs_that_run_it():
     installs = {key: value for key, value in claude.items() if value != "false"}
     assert set(installs) == {("bmad-dev.yml", "dev"), ("bmad-command.yml", "command")}
     assert installs[("bmad-dev.yml", "dev")] == "true"
+    # the confined agent user runs it from outside the runner's home
+    (dev,) = [step for job, step in _setup_steps(REPO_ROOT / ".github" / "workflows" / "bmad-dev.yml") if job == "dev"]
+    assert dev["with"]["claude-prefix"] == "/opt/bmad-agent"
 
 
 def test_command_workflow_installs_claude_only_for_commands_that_run_a_phase():
@@ -233,7 +238,7 @@ def test_policy_catches_installs_outside_the_action(old, new, expected):
 @pytest.mark.parametrize(("old", "new"), [
     ("--require-hashes", ""),
     ("uv sync --locked", "uv sync"),
-    ("npm ci --omit=dev", "npm install --omit=dev"),
+    ("npm ci --omit=dev --no-audit --no-fund\n", "npm install --omit=dev\n"),
 ])
 def test_action_policy_catches_unlocked_installs(old, new):
     text = ACTION.read_text(encoding="utf-8")

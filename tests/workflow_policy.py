@@ -170,8 +170,10 @@ def action_violations(text: str, name: str) -> list[str]:
     problems = [*check_pins({"jobs": {"action": as_job}}, name), *check_pin_comments(text, name),
                 *check_run_expressions({"jobs": {"action": as_job}}, name)]
     for step in steps(as_job):
-        script = " ".join(str(step.get("run", "")).split())
-        for command in re.split(r"\s*(?:&&|;|\|\|)\s*|\n", script):
+        # One shell command at a time: lines (a folded `>-` scalar is one line), then && ; ||.
+        lines = str(step.get("run", "")).splitlines()
+        commands = [c for line in lines for c in re.split(r"\s*(?:&&|;|\|\|)\s*", line.strip())]
+        for command in commands:
             if not INSTALLER.search(" " + command + " "):
                 continue
             hashed_pip = re.search(r"\bpip install\b.*--require-hashes.*\s-r\s", command)

@@ -1281,7 +1281,9 @@ class FakeGitHub:
         problems = github_graphql.validation_errors(query)  # against @octokit/graphql-schema
         if problems:  # GitHub answers 200 with the errors; PyGithub raises on them
             return 200, {"errors": [{"message": p} for p in problems]}
-        if "markPullRequestReadyForReview" not in query:
+        mutations = {"markPullRequestReadyForReview": False, "convertPullRequestToDraft": True}
+        name = next((m for m in mutations if m in query), None)
+        if name is None:
             return 200, github_graphql.execute(self, token, query, variables)
         node_id = (variables.get("input") or {}).get("pullRequestId")
         for repo in self.repos.values():
@@ -1289,10 +1291,10 @@ class FakeGitHub:
                 if pull.node_id == node_id:
                     if repo.tokens is not None and token not in repo.tokens:
                         raise ApiError(401, "Bad credentials")
-                    pull.draft = False
+                    pull.draft = mutations[name]
                     mutation_id = (variables.get("input") or {}).get("clientMutationId")
-                    return 200, {"data": {"markPullRequestReadyForReview": {
-                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": False}}}}
-        return 200, {"data": {"markPullRequestReadyForReview": None}, "errors": [{
-            "type": "NOT_FOUND", "path": ["markPullRequestReadyForReview"], "locations": [{"line": 1, "column": 1}],
+                    return 200, {"data": {name: {
+                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": pull.draft}}}}
+        return 200, {"data": {name: None}, "errors": [{
+            "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
             "message": f"Could not resolve to a node with the global id of '{node_id}'"}]}

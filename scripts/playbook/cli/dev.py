@@ -17,6 +17,9 @@ from playbook.settings import Settings
 
 EXIT_INCOMPLETE = 1
 EXIT_POLICY = 5
+# What the agent must never reach on a runner: its home and temp, and the file-command files.
+PROTECTED_VARIABLES = ("HOME", "RUNNER_TEMP", "RUNNER_TOOL_CACHE", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH",
+                       "GITHUB_STEP_SUMMARY", "GITHUB_STATE", "GITHUB_EVENT_PATH")
 
 
 @click.command("dev")
@@ -39,12 +42,18 @@ EXIT_POLICY = 5
               help="Where result.json and changes.patch are written [default: dev-result; local mode: a temp dir].")
 @click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
 @click.option("--json", "as_json", is_flag=True, help="Local mode: print the outcome as JSON.")
+@click.option("--agent-user", default=None, envvar="PLAYBOOK_AGENT_USER",
+              help="Run the CLI as this unprivileged user over a scratch copy (needs root).")
+@click.option("--playbook-repo", default=None, envvar="PLAYBOOK_REPO",
+              help="The playbook repository fixed by the caller workflow; a payload naming another is refused.")
 def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, repo_dir: Path | None,
         target_dir: Path | None, agent: str, request: str | None, kind: str | None, out_dir: Path | None,
-        model: str | None, as_json: bool) -> int:
+        model: str | None, as_json: bool, agent_user: str | None, playbook_repo: str | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
+    from playbook.adapters.agent_user import AgentUser
     from playbook.config import load_config
-    from playbook.delivery.devrun import run_dev, story_path_from_event
+    from playbook.delivery.devrun import run_dev, story_path_from_event, write_failure
+    from playbook.errors import PayloadError, PlaybookError
 
     if target_dir is not None:
         from playbook.cli.dev_local import dev_local
@@ -64,13 +73,23 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
         if kind is not None and kind != payload["target"]:
             raise click.UsageError(f"--kind {kind} contradicts the event's target {payload['target']}")
         kind = payload["target"]
+        if playbook_repo and payload["playbook_repo"].lower() != playbook_repo.lower():
+            raise PayloadError("the bmad-story payload names another playbook repository than the workflow's",
+                               fix="dispatch stories only from the playbook repository set in bmad-story.yml")
     assert story is not None
-    settings = Settings.from_env(os.environ, root=playbook_dir)
-    config = load_config(playbook_dir)
     summary = runsummary.current()
-    with summary.stage("dev run (Claude Code CLI and diff policy)"):
-        result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
-                         config=config, out_dir=out_dir, model=model, payload=payload)
+    try:
+        settings = Settings.from_env(os.environ, root=playbook_dir)
+        config = load_config(playbook_dir)
+        with summary.stage("dev run (Claude Code CLI and diff policy)"):
+            result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
+                             settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
+                             agent=AgentUser.lookup(agent_user) if agent_user else None,
+                             protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
+    except PlaybookError as exc:
+        # The publish step reports this on the playbook issue: the cause, never a stack trace.
+        write_failure(out_dir, payload, exc)
+        raise
     seconds = summary.stages[-1][1]
     summary.model_call(runsummary.ModelCall("dev-story", model or "claude", "claude-cli",
                                             result.claude.usage.input_tokens, result.claude.usage.output_tokens,
@@ -110,7 +129,7 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
     summary = runsummary.current()
     with summary.stage("publish (IaC pull request, report back)"):
         outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
-                              playbook_dir=playbook_dir.resolve())
+                              playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
     summary.outcome = outcome.message
     click.echo(outcome.message)
     if outcome.pull is not None and outcome.commit:
@@ -132,3 +151,25 @@ def write_step_outputs(path: str | None, outputs: dict[str, str]) -> None:
     safe = {name: value for name, value in outputs.items() if STEP_OUTPUT_VALUE.fullmatch(value)}
     with open(path, "a", encoding="utf-8") as handle:
         handle.writelines(f"{name}={value}\n" for name, value in safe.items())
+
+
+@click.command("receive")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The repository_dispatch (bmad-story) event.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="The playbook checkout at the payload's merge_sha.")
+@click.option("--playbook-repo", required=True, envvar="PLAYBOOK_REPO",
+              help="The playbook repository fixed by the caller workflow.")
+def receive(event_file: Path, playbook_dir: Path, playbook_repo: str) -> int:
+    """Refuse a bmad-story not bound to config; exit 0 with `skip=true` output when already published."""
+    from playbook.intake.target_flow import run_receive
+
+    settings = Settings.from_env(os.environ, root=playbook_dir)
+    receipt = run_receive(settings, event_file=event_file, playbook_dir=playbook_dir.resolve(),
+                          playbook_repo=playbook_repo)
+    write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"skip": "true" if receipt.skip else "false"})
+    if receipt.published is not None:
+        click.echo(f"story {receipt.story.id}: already published as PR #{receipt.published.number}; skipping")
+    else:
+        click.echo(f"story {receipt.story.id}: accepted")
+    return 0
