@@ -321,8 +321,8 @@ def test_a_changed_git_config_is_restored_and_reported(playbook_dir: Path, repo_
 def test_dev_leaves_a_job_summary_with_the_runs_cost(
     playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    compose = repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml"
-    claude_env.script([tool_use("Write", {"file_path": str(compose), "content": "services:\n  pihole: {}\n"}),
+    claude_env.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml",
+                                          "content": "services:\n  pihole: {}\n"}),
                        text("Wrote it")])
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
