@@ -1,13 +1,16 @@
-"""Measure what one planning phase costs apart from the model, and what start-up costs.
+"""Measure what a step costs apart from the model, how that grows with size, and what installing costs.
 
 Everything runs against the loopback fakes the tests use (tests/fakes), so no network and no key
-is needed. Each round measures every row once, in the same process and the same minute; the table
-reports the median and the minimum over ``--repeat`` rounds. The model answers instantly, and the
-time the fake Gemini spent serving requests is measured on the server side and subtracted, so the
-headline figure is what playbook itself (start-up, SDKs, GitHub round trips) costs per phase.
+is needed (except for the install rows, which install from PyPI; skip them with --no-install).
+Each round measures the timed rows once, in the same process and the same minute; the table reports
+the median and the minimum over ``--repeat`` rounds. The model answers instantly, and the time the
+fake Gemini spent serving requests is measured on the server side and subtracted, so the headline
+figure is what playbook itself (start-up, SDKs, GitHub round trips) costs per phase, shown as a
+ratio to the floor: a process that only imports the two SDKs. The size rows (stories, comments,
+earlier requests) and the install rows are measured once per run; call counts are exact.
 
 Run it through ``scripts/benchmark`` (which bootstraps the venv first), e.g.
-``scripts/benchmark --repeat 9``.
+``scripts/benchmark --repeat 9``; ``--write-readme`` also replaces README.md's performance table.
 """
 
 from __future__ import annotations
@@ -37,12 +40,12 @@ PLAYBOOK = VENV_BIN / "playbook"
 # The fakes and the flow harness live with the tests; they are the same stand-ins the suite uses.
 sys.path.insert(0, str(TESTS))
 
+import scale  # noqa: E402
 from fakes.gemini_api import FakeGemini  # noqa: E402
 from fakes.github_api import FakeGitHub  # noqa: E402
 from flow_harness import BOT, PIHOLE, REPO, Harness  # noqa: E402
 
 SDK_MODULES = ("github", "google.genai")
-READ_METHODS = {"GET", "HEAD"}
 IGNORED_COMMENT = "Looks good so far, thanks! I'll read the PRD tonight."
 
 
@@ -203,7 +206,7 @@ def measure_flow(h: SubprocessHarness, github_seconds: Callable[[], float], out:
     assert isinstance(gemini, TimedGemini)
     issue = h.github.add_issue(REPO, PIHOLE, "Hostname pihole.home.example.", labels=["bmad:brief"])
 
-    def event(label: str, fire: Callable[[], int], skill: str | None) -> Run:
+    def event(label: str, fire: Callable[[], int], skill: str | None, model_requests: int | None = None) -> Run:
         if skill:
             gemini.enqueue_text(offline._WRITERS[skill](PIHOLE, "", {}), input_tokens=1200, output_tokens=800)
         requests, model_before, github_before = len(gemini.requests), gemini.serve_seconds, github_seconds()
@@ -212,7 +215,7 @@ def measure_flow(h: SubprocessHarness, github_seconds: Callable[[], float], out:
             assert h.last is not None
             raise SystemExit(f"benchmark: {label} failed\n--- stderr\n{h.last.stderr}")
         assert h.last is not None
-        expected = 1 if skill else 0
+        expected = model_requests if model_requests is not None else (1 if skill else 0)
         if len(gemini.requests) - requests != expected:
             raise SystemExit(f"benchmark: {label} made {len(gemini.requests) - requests} model requests, "
                              f"expected {expected}\n--- stderr\n{h.last.stderr}")
@@ -222,11 +225,15 @@ def measure_flow(h: SubprocessHarness, github_seconds: Callable[[], float], out:
         out.add(f"{label}.net", h.last.seconds - model)
         out.add(f"{label}.github_fake", github_seconds() - github_before)
         out.add(f"{label}.calls", h.github.count())
-        out.add(f"{label}.writes", sum(1 for c in h.github.calls if c.method not in READ_METHODS))
+        out.add(f"{label}.writes", sum(1 for c in h.github.calls if scale.is_write(c.method, c.path)))
         return h.last
 
     event("brief", lambda: h.labeled(issue), "create-product-brief")
+    gemini.enqueue_text(offline._WRITERS["create-product-brief"](PIHOLE, "Use pihole.home.example", {}),
+                        input_tokens=1200, output_tokens=800)
+    event("revise", lambda: h.comment(issue, "/revise Use pihole.home.example"), None, model_requests=1)
     event("approve", lambda: h.comment(issue, "/approve"), "create-prd")
+    event("status", lambda: h.comment(issue, "/status"), None)
     if not any(p.endswith("/prd.md") for b in h.github.repos[REPO].refs if b.startswith("bmad/")
                for p in h.github.files_at(REPO, b)):
         raise SystemExit("benchmark: /approve exited 0 but no prd.md was committed")
@@ -251,6 +258,8 @@ def measure_startup(home: Path, out: Samples) -> None:
     base = run([PYTHON, "-c", "pass"], env).seconds
     out.add("pass", base)
     out.add("help", run([PLAYBOOK, "--help"], env).seconds)
+    floor = run([PYTHON, "-c", "import github; from google import genai"], env).seconds
+    out.add("floor", floor)
     for key, code, module in (("github", "import github", "github"),
                               ("genai", "from google import genai", "google.genai")):
         wall = run([PYTHON, "-c", code], env).seconds
@@ -273,36 +282,86 @@ def count(value: float) -> str:
     return f"{value:g}"
 
 
+def ratio(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
 # (section, row label, sample key, formatter); formatter None: the key names a yes/no fact.
 ROWS: list[tuple[str, str, str, Callable[[float], str] | None]] = [
     ("1", "`playbook event` `/approve` → PRD drafted: wall time", "approve.wall", ms),
     ("1", "… of which the fake Gemini spent serving the model request", "approve.model", ms),
     ("1", "**`/approve` → PRD, excluding model time**", "approve.net", ms),
+    ("1", "SDK import floor: `python -c 'import github; from google import genai'`", "floor", ms),
+    ("1", "**phase overhead ÷ import floor** (target ≤ 1.3×)", "approve.ratio", ratio),
     ("1", "… of which the fake GitHub spent handling requests (in-process, incl. OpenAPI checks)",
      "approve.github_fake", ms),
-    ("2", "GitHub API calls made by that `/approve` run", "approve.calls", count),
-    ("2", "… of which writes (POST/PATCH/PUT/DELETE)", "approve.writes", count),
+    ("2", "GitHub API calls: issue labeled → Product Brief (first run also creates the labels)", "brief.calls", count),
+    ("2", "GitHub API calls: `/revise` → Product Brief r2", "revise.calls", count),
+    ("2", "GitHub API calls: `/approve` → PRD drafted", "approve.calls", count),
+    ("2", "… of which writes (REST POST/PATCH/PUT/DELETE)", "approve.writes", count),
+    ("2", "GitHub API calls: `/status`", "status.calls", count),
     ("3", "`playbook --help`", "help", ms),
-    ("4", "`python -c pass`", "pass", ms),
-    ("5", "`python -c 'import github'`", "github.wall", ms),
-    ("5", "bare `import github` (above minus `python -c pass`)", "github.net", ms),
-    ("5", "bare `import github` (`-X importtime` cumulative)", "github.importtime", ms),
-    ("5", "`python -c 'from google import genai'`", "genai.wall", ms),
-    ("5", "bare `from google import genai` (above minus `python -c pass`)", "genai.net", ms),
-    ("5", "bare `from google import genai` (`-X importtime` cumulative)", "genai.importtime", ms),
-    ("6", "`playbook event` on an ignored event (plain comment)", "ignored.wall", ms),
-    ("6", "GitHub API calls made by the ignored event", "ignored.calls", count),
-    ("6", "ignored event: `github` in `sys.modules` (`-X importtime`)", "ignored.sdk.github", None),
-    ("6", "ignored event: `google.genai` in `sys.modules` (`-X importtime`)", "ignored.sdk.google.genai", None),
-    ("setup", "`playbook event` labeled issue → Product Brief, excluding model time", "brief.net", ms),
-    ("setup", "GitHub API calls made by that labeled run (first round also creates labels)", "brief.calls", count),
+    ("3", "`playbook event` on an ignored event (plain comment)", "ignored.wall", ms),
+    ("3", "`python -c pass`", "pass", ms),
+    ("3", "GitHub API calls made by the ignored event", "ignored.calls", count),
+    ("3", "ignored event: `github` in `sys.modules` (`-X importtime`)", "ignored.sdk.github", None),
+    ("3", "ignored event: `google.genai` in `sys.modules` (`-X importtime`)", "ignored.sdk.google.genai", None),
+    ("3", "`python -c 'import github'`", "github.wall", ms),
+    ("3", "bare `import github` (`-X importtime` cumulative)", "github.importtime", ms),
+    ("3", "`python -c 'from google import genai'`", "genai.wall", ms),
+    ("3", "bare `from google import genai` (`-X importtime` cumulative)", "genai.importtime", ms),
 ]
 
+# Size rows: (label, scenario, sizes, step) -> calls and wall time of that step, measured once.
+SIZES: list[tuple[str, str, tuple[int, ...], str]] = [
+    ("stories", "stories", (1, 10, 50), "approve"),
+    ("stories", "stories", (1, 10, 50), "merge"),
+    ("comments", "comments", (0, 1000), "status"),
+    ("comments", "comments", (0, 1000), "approve"),
+    ("earlier requests", "earlier", (1, 500), "merge"),
+    ("earlier requests", "earlier", (1, 500), "reconcile"),
+]
+STEP_NAMES = {"approve": "`/approve`", "merge": "merge (dispatch)", "status": "`/status`",
+              "reconcile": "daily reconcile"}
+SCENARIOS = {"stories": scale.stories_scenario, "comments": scale.comments_scenario,
+             "earlier": scale.earlier_requests_scenario}
+SCENARIO_STEP = {("stories", "approve"): "final `/approve` (Epics & Stories)"}
 
-def table(samples: Samples, repeat: int) -> str:
+
+def size_rows(sizes: dict[tuple[str, int], dict[str, scale.StepCost]]) -> list[str]:
+    lines = []
+    for label, scenario, counts, step in SIZES:
+        name = SCENARIO_STEP.get((scenario, step), STEP_NAMES[step])
+        cells = [sizes[scenario, n][step] for n in counts]
+        calls = " / ".join(f"{c.calls} ({c.writes})" for c in cells)
+        walls = " / ".join(f"{c.seconds:.2f} s" for c in cells)
+        lines.append(f"| 4 | {name} at {'/'.join(f'{n:,}' for n in counts)} {label}: calls (writes) "
+                     f"| {calls} | {walls} |")
+    return lines
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (f"{cpu or platform.processor() or 'unknown CPU'}, {os.cpu_count()} CPU(s), {platform.system()} "
+            f"{platform.release()} {platform.machine()}, Python {platform.python_version()}, load average {load}")
+
+
+def table(samples: Samples, repeat: int, sizes: dict[tuple[str, int], dict[str, scale.StepCost]],
+          install: dict[str, float] | None) -> str:
     lines = [
-        f"<!-- playbook benchmark: {repeat} round(s), Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU(s), {platform.system()} {platform.machine()} -->",
+        f"<!-- playbook benchmark: {repeat} round(s); machine: {machine()} -->",
         "",
         "| # | Measurement | median | min |",
         "|---|---|---:|---:|",
@@ -314,7 +373,67 @@ def table(samples: Samples, repeat: int) -> str:
             values = samples.values[key]
             median, low = fmt(statistics.median(values)), fmt(min(values))
         lines.append(f"| {section} | {label} | {median} | {low} |")
+    lines.extend(size_rows(sizes))
+    if install:
+        lines += [
+            f"| 5 | install: locked setup (pip --require-hashes uv, then `uv sync --locked`, warm cache) "
+            f"| {seconds(install['locked'])} | {seconds(install['locked'])} |",
+            f"| 5 | install: plain `pip install .` (warm pip cache) | {seconds(install['pip'])} "
+            f"| {seconds(install['pip'])} |",
+            f"| 5 | install: locked ÷ plain pip | {ratio(install['locked'] / install['pip'])} "
+            f"| {ratio(install['locked'] / install['pip'])} |",
+        ]
     return "\n".join(lines)
+
+
+def measure_sizes() -> dict[tuple[str, int], dict[str, scale.StepCost]]:
+    """Each scenario and size on fresh fakes, each event a real `playbook event` subprocess."""
+    results: dict[tuple[str, int], dict[str, scale.StepCost]] = {}
+    wanted = sorted({(scenario, n) for _, scenario, counts, _ in SIZES for n in counts})
+    for scenario, n in wanted:
+        print(f"benchmark: {scenario} at {n}", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="playbook-bench-size-") as scratch, fakes() as (github, gemini, _):
+            h = SubprocessHarness(github, gemini, Path(scratch))
+            results[scenario, n] = SCENARIOS[scenario](h, n, time.perf_counter)
+    return results
+
+
+def measure_install() -> dict[str, float]:
+    """The locked setup the workflows use vs a plain `pip install .`, each into a fresh venv."""
+    out: dict[str, float] = {}
+    reqs = ROOT / ".github" / "actions" / "setup" / "uv-requirements.txt"
+    with tempfile.TemporaryDirectory(prefix="playbook-bench-install-") as scratch:
+        base = Path(scratch)
+        env = {**os.environ, "UV_PREVIEW_FEATURES": "build-dependency-hashes", "UV_PYTHON_DOWNLOADS": "never",
+               "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        for name in ("locked", "pip"):
+            subprocess.run([sys.executable, "-m", "venv", str(base / name)], check=True)  # noqa: S603
+        start = time.perf_counter()
+        subprocess.run([base / "locked" / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps",  # noqa: S603
+                        "--require-hashes", "-r", str(reqs)], check=True, env=env, capture_output=True)
+        subprocess.run([base / "locked" / "bin" / "python", "-m", "uv", "sync", "--locked", "--inexact", "-q"],  # noqa: S603
+                       check=True, cwd=ROOT, capture_output=True,
+                       env={**env, "UV_PROJECT_ENVIRONMENT": str(base / "locked")})
+        out["locked"] = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([base / "pip" / "bin" / "python", "-m", "pip", "install", "-q", str(ROOT)],  # noqa: S603
+                       check=True, env=env, capture_output=True)
+        out["pip"] = time.perf_counter() - start
+    return out
+
+
+README_START = "<!-- benchmark:start -->"
+README_END = "<!-- benchmark:end -->"
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    body = readme.read_text(encoding="utf-8")
+    if README_START not in body or README_END not in body:
+        raise SystemExit(f"benchmark: README.md has no {README_START} … {README_END} block")
+    head, rest = body.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds to measure (default 5)")
     parser.add_argument("--warmup", type=int, default=1,
                         help="rounds run first and thrown away, to fill the bytecode cache (default 1)")
+    parser.add_argument("--no-install", action="store_true",
+                        help="skip the install rows (they install from PyPI into scratch venvs)")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="also replace the table between the benchmark markers in README.md")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
@@ -339,7 +462,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{' (warm-up)' if round_ < args.warmup else ''}", file=sys.stderr)
             measure_startup(h.home, target)
             measure_flow(h, spent, target)
-    print(table(samples, args.repeat))
+            if round_ >= args.warmup:
+                samples.add("approve.ratio", samples.values["approve.net"][-1] / samples.values["floor"][-1])
+    sizes = measure_sizes()
+    install = None if args.no_install else measure_install()
+    text = table(samples, args.repeat, sizes, install)
+    print(text)
+    if args.write_readme:
+        write_readme(text)
     return 0
 
 

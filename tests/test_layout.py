@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scripts" / "playbook"
-GROUND = {"errors", "ports", "settings", "config", "schemas", "patterns", "sanitize", "_process"}
+GROUND = {"errors", "ports", "settings", "config", "schemas", "patterns", "sanitize", "_process", "runsummary"}
 STAGES = ("cli", "demo", "intake", "planning", "delivery", "topology", "checks", "adapters")
 # stage -> stages it may import (besides itself and the ground modules)
 MAY_IMPORT: dict[str, set[str]] = {

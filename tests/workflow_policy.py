@@ -13,7 +13,11 @@ an empty list means the file follows the policy:
 - a job that can write (any ``write`` permission) runs in a ``concurrency`` group with
   ``cancel-in-progress: false``, so a second event waits instead of killing a half-done write.
   A reusable-call job is exempt: the called workflow holds the group (the same group on both
-  sides deadlocks).
+  sides deadlocks);
+- nothing is installed by a workflow's own ``run:`` steps (no pip, uv, pipx, npm, npx, curl | sh):
+  every install goes through the one composite action (``SETUP_ACTION``), which installs uv with
+  ``pip --require-hashes`` and everything else with ``uv sync --locked`` and ``npm ci``; a job that
+  runs ``playbook`` (or the test command) uses that action before it.
 """
 
 from __future__ import annotations
@@ -131,6 +135,56 @@ def check_concurrency(doc: dict[str, Any], name: str) -> list[str]:
     return problems
 
 
+# An install command anywhere in a run: script (a word boundary before it, so `playbook` is not `pip`).
+INSTALLER = re.compile(r"(?:^|[\s;&|(`])(?:python3?\s+-m\s+)?(?:pip3?|uv|uvx|pipx|npm|npx|yarn|pnpm)\s"
+                       r"|\bcurl\b[^\n]*\|\s*(?:ba)?sh\b|\bwget\b")
+SETUP_ACTION = re.compile(r"^\./(?:[\w.-]+/)?\.github/actions/setup$")
+RUNS_PLAYBOOK = re.compile(r"^\s*(?:playbook|scripts/test)\b", re.M)
+
+
+def check_installs(doc: dict[str, Any], name: str) -> list[str]:
+    """Workflows install nothing themselves; every job that runs playbook set it up with the action."""
+    problems = []
+    for job_name, job in jobs(doc):
+        set_up = False
+        for step in steps(job):
+            if SETUP_ACTION.match(str(step.get("uses", ""))):
+                set_up = True
+            script = str(step.get("run", ""))
+            if INSTALLER.search(script):
+                problems.append(f"{name}: job {job_name!r} installs in a run: step ({script.strip()[:60]!r}); "
+                                "use the composite action ./.github/actions/setup")
+            if RUNS_PLAYBOOK.search(script) and not set_up:
+                problems.append(f"{name}: job {job_name!r} runs {script.split()[0]!r} before "
+                                "./.github/actions/setup installed it from the lock")
+    return problems
+
+
+def action_violations(text: str, name: str) -> list[str]:
+    """The composite action: pinned uses with version comments, and only locked, hash-checked installs."""
+    doc = yaml.safe_load(text)
+    runs = doc.get("runs") if isinstance(doc, dict) else None
+    if not isinstance(runs, dict) or runs.get("using") != "composite":
+        return [f"{name}: not a composite action"]
+    as_job = {"steps": runs.get("steps") or []}
+    problems = [*check_pins({"jobs": {"action": as_job}}, name), *check_pin_comments(text, name),
+                *check_run_expressions({"jobs": {"action": as_job}}, name)]
+    for step in steps(as_job):
+        # One shell command at a time: lines (a folded `>-` scalar is one line), then && ; ||.
+        lines = str(step.get("run", "")).splitlines()
+        commands = [c for line in lines for c in re.split(r"\s*(?:&&|;|\|\|)\s*", line.strip())]
+        for command in commands:
+            if not INSTALLER.search(" " + command + " "):
+                continue
+            hashed_pip = re.search(r"\bpip install\b.*--require-hashes.*\s-r\s", command)
+            locked_uv = re.search(r"\buv sync\b.*--locked\b", command)
+            npm_ci = re.search(r"\bnpm ci\b", command)
+            if not (hashed_pip or locked_uv or npm_ci):
+                problems.append(f"{name}: {command[:80]!r} installs without the lock or hashes "
+                                "(pip --require-hashes -r, uv sync --locked, npm ci)")
+    return problems
+
+
 def violations(text: str, name: str) -> list[str]:
     """Every policy violation in one workflow file's text."""
     try:
@@ -145,6 +199,7 @@ def violations(text: str, name: str) -> list[str]:
         *check_checkouts(doc, name),
         *check_run_expressions(doc, name),
         *check_concurrency(doc, name),
+        *check_installs(doc, name),
     ]
 
 
@@ -156,6 +211,7 @@ def file_violations(path: Path) -> list[str]:
 
 TESTS_DIR = Path(__file__).resolve().parent
 ACTIONLINT_RUNNER = TESTS_DIR / "actionlint_runner.cjs"
+ZIZMOR_CONFIG = TESTS_DIR.parent / ".github" / "zizmor.yml"
 
 
 def _venv_tool(name: str) -> str:
@@ -175,8 +231,9 @@ def run_zizmor(*paths: Path) -> Any:
 
     # --strict-collection: a file zizmor cannot parse fails the run instead of being skipped.
     # plain, uncoloured output whatever the environment (CI=true would otherwise change the rendering)
+    # --config: the repository's settings (.github/zizmor.yml), whatever directory is audited.
     argv = [_venv_tool("zizmor"), "--offline", "--no-progress", "--strict-collection", "--format", "plain",
-            "--color", "never", *map(str, paths)]
+            "--color", "never", "--config", str(ZIZMOR_CONFIG), *map(str, paths)]
     return run(argv, check=False)
 
 

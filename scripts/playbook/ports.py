@@ -102,6 +102,7 @@ class Issue:
     html_url: str
     author: str
     locked: bool = False
+    comments: int = 0  # how many comments the issue has (GitHub's count), so a reader can pick a page
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,9 @@ class Forge(Protocol):
 
     def get_issue(self, number: int) -> Issue: ...
 
-    def list_comments(self, issue: int) -> list[Comment]: ...
+    def list_comments(self, issue: int, *, page: int | None = None) -> list[Comment]:
+        """Every comment, oldest first; with ``page`` only that page of COMMENTS_PAGE (1-based)."""
+        ...
 
     def create_comment(self, issue: int, body: str) -> Comment: ...
 
@@ -173,6 +176,10 @@ class Forge(Protocol):
     def ensure_labels(self, specs: list[LabelSpec]) -> None: ...
 
     def set_labels(self, issue: int, add: set[str], remove: set[str]) -> None: ...
+
+    def replace_labels(self, issue: int, labels: set[str]) -> None:
+        """Make ``labels`` the issue's whole label set, in one call."""
+        ...
 
     def branch_head(self, branch: str) -> str | None: ...
 

@@ -36,6 +36,9 @@ class Settings:
     portainer_token: str = ""
     offline: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The repository's default branch as the event payload names it (``repository.default_branch``),
+    # so a run need not ask the API; empty when the event does not say.
+    default_branch: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, root: str | Path | None = None) -> Settings:

@@ -318,6 +318,26 @@ def test_a_changed_git_config_is_restored_and_reported(playbook_dir: Path, repo_
 
 @pytest.mark.claude
 @needs_claude
+def test_dev_leaves_a_job_summary_with_the_runs_cost(
+    playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claude_env.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml",
+                                          "content": "services:\n  pihole: {}\n"}),
+                       text("Wrote it")])
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = tmp_path / "out"
+    assert _dev("--story", str(playbook_dir / STORY_REL), "--playbook-dir", str(playbook_dir),
+                "--repo-dir", str(repo_dir), "--out", str(out)) == 0
+    text_ = summary.read_text(encoding="utf-8")
+    assert "### playbook dev" in text_ and "**Outcome:** done" in text_
+    assert "story 1.1 (apps): success, 2 turns, 1 files changed, 0 diff-policy violations" in text_
+    assert "| model calls | 1 |" in text_ and "model: dev-story" in text_
+    cost = _result(out)["cost_usd"]
+    assert f"| estimated cost | ${cost:.4f} |" in text_
+    assert "ghs_canary_must_not_leak" not in text_ and "sk-ant-test" not in text_
+
+
 def test_secret_files_and_credentials_in_the_patch_are_refused_and_named(
     playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
 ) -> None:

@@ -556,6 +556,7 @@ class FakeGitHub:
             ("PATCH", "/repos/{owner}/{repo}/labels/{name}", self._update_label),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", self._add_labels),
             ("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", self._remove_label),
+            ("PUT", "/repos/{owner}/{repo}/issues/{issue_number}/labels", self._replace_labels),
             ("GET", "/repos/{owner}/{repo}/git/ref/{ref}", self._get_ref),
             ("POST", "/repos/{owner}/{repo}/git/refs", self._create_ref),
             ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", self._update_ref),
@@ -992,6 +993,18 @@ class FakeGitHub:
                 issue.labels.append(label.name)
         return 200, [self._label_json(repo, repo.labels[n.lower()]) for n in issue.labels]
 
+    def _replace_labels(self, repo: _Repo, params: dict[str, str], payload: Any, **_: Any) -> tuple:
+        issue = self._issue(repo, params["issue_number"])
+        names = payload.get("labels", []) if isinstance(payload, dict) else payload
+        if not isinstance(names, list):
+            raise ApiError(422, "Invalid request.\n\nNo subschema in \"anyOf\" matched.")
+        issue.labels = []
+        for name in names:
+            label = self._ensure_label(repo, name["name"] if isinstance(name, dict) else str(name))
+            if label.name.lower() not in {n.lower() for n in issue.labels}:
+                issue.labels.append(label.name)
+        return 200, [self._label_json(repo, repo.labels[n.lower()]) for n in issue.labels]
+
     def _remove_label(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
         issue = self._issue(repo, params["issue_number"])
         wanted = params["name"].lower()
@@ -1261,12 +1274,17 @@ class FakeGitHub:
         return 204, None
 
     def _graphql(self, payload: dict, token: str, **_: Any) -> tuple:
+        from fakes import github_graphql
+
         query = str(payload.get("query", ""))
         variables = payload.get("variables") or {}
+        problems = github_graphql.validation_errors(query)  # against @octokit/graphql-schema
+        if problems:  # GitHub answers 200 with the errors; PyGithub raises on them
+            return 200, {"errors": [{"message": p} for p in problems]}
         mutations = {"markPullRequestReadyForReview": False, "convertPullRequestToDraft": True}
         name = next((m for m in mutations if m in query), None)
         if name is None:
-            return 200, {"errors": [{"message": "this fake only knows " + " and ".join(mutations)}]}
+            return 200, github_graphql.execute(self, token, query, variables)
         node_id = (variables.get("input") or {}).get("pullRequestId")
         for repo in self.repos.values():
             for pull in repo.pulls.values():

@@ -199,8 +199,8 @@ def test_a_schedule_run_overlapping_a_command_run_keeps_its_queue_record(h: Harn
     command = h.github.add_comment(REPO, issue, "/status", "owner")
     real_locate = github_flow.locate
 
-    def locate_then_a_command_run_writes(deps, number_, title):
-        loc = real_locate(deps, number_, title)
+    def locate_then_a_command_run_writes(deps, number_, title, **kwargs):
+        loc = real_locate(deps, number_, title, **kwargs)
         tracking = h.github.repos[REPO].comments[loc.tracking.id]  # the concurrent command run's edit
         state = command_queue.parse_state(tracking.body)
         state.mark(command)

@@ -513,7 +513,7 @@ def test_event_command_is_registered_lazily() -> None:
 def test_over_deep_or_oversized_event_file_is_refused_without_a_traceback(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         document: str, message: str) -> None:
-    from playbook.cli import event as event_cli
+    from playbook.cli import event_run as event_cli
     from playbook.cli import main
 
     monkeypatch.setattr(event_cli, "MAX_EVENT_BYTES", 2048 if "xxxx" in document else event_cli.MAX_EVENT_BYTES)

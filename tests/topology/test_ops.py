@@ -38,9 +38,9 @@ def test_ops_answers_with_one_reply_and_no_other_write(h: Harness, tmp_path: Pat
     assert h.comment(issue, question, comment_id=comment_id) == 0
     writes = _writes(h)
     assert writes == [("POST", f"/repos/{REPO}/issues/{issue}/comments")]
-    # fixed and small: the issue, the permission, the comments, the registry (repo, ref, tree, blob),
-    # one ref + tree per target repo (their default branch), and the reply
-    assert h.github.count() == 14 and h.github.count("GET", "/git/blobs/") == 1
+    # fixed and small: the issue, the permission, the comments, the registry (ref, tree, blob; the
+    # default branch comes from the event), one ref + tree per target repo, and the reply
+    assert h.github.count() == 13 and h.github.count("GET", "/git/blobs/") == 1
     reply = h.github.comments(REPO, issue)[-1]
     assert "dns-pihole on docker-01 publishes 53/tcp" in reply
     assert "@everyone" not in reply and "fixes #1" not in reply

@@ -15,6 +15,7 @@ hour on a rate limit):
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from playbook import runsummary
 from playbook.errors import (
     ConfigError,
     ForgeError,
@@ -33,6 +35,8 @@ from playbook.errors import (
 from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest
 
 DEFAULT_BASE_URL = "https://api.github.com"
+COMMENTS_PAGE = 100  # GitHub's largest page
+FILES_PER_QUERY = 100  # aliased object() reads in one GraphQL query
 RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRIES = 3
 BACKOFF_FACTOR = 0.5
@@ -122,6 +126,28 @@ def _budget_retry(budget: float, backoff_factor: float, secondary_wait: float | 
     )
 
 
+class _CallCounter(logging.Handler):
+    """PyGithub logs every HTTP exchange on ``github.Requester`` (at DEBUG, after the response):
+    each record is one API call, added to the run summary. Nothing is formatted or printed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) >= 6:
+            path = str(args[3])
+            query = args[5].get("query") if isinstance(args[5], dict) else None
+            if path.endswith("/graphql") and isinstance(query, str):  # a query reads; a mutation writes
+                path += " (mutation)" if query.lstrip().startswith("mutation") else " (query)"
+            runsummary.current().api_call(str(args[0]), path)
+
+
+def _count_api_calls() -> None:
+    logger = logging.getLogger("github.Requester")
+    if not any(isinstance(h, _CallCounter) for h in logger.handlers):
+        logger.addHandler(_CallCounter())
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # the records carry headers and bodies: never to the root log
+
+
 class GitHubForge:
     """The ``Forge`` port for one repository ("owner/name") over the REST API."""
 
@@ -136,6 +162,7 @@ class GitHubForge:
         token_variable: str = "GITHUB_TOKEN",
         backoff_factor: float = BACKOFF_FACTOR,
         secondary_wait_seconds: float | None = None,
+        default_branch: str | None = None,
     ) -> None:
         if not token:
             raise MissingSecretError(token_variable)
@@ -151,7 +178,7 @@ class GitHubForge:
         self._secondary_wait = secondary_wait_seconds
         self._client: Any = None
         self._repo_obj: Any = None
-        self._default_branch: str | None = None
+        self._default_branch: str | None = default_branch or None  # known from the event: no read
         self._trees: dict[str, str] = {}  # commit sha -> tree sha, so commit_files needs no extra read
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
@@ -163,6 +190,8 @@ class GitHubForge:
     def _gh(self) -> Any:
         if self._client is None:
             import github
+
+            _count_api_calls()
 
             self._client = github.Github(
                 auth=github.Auth.Token(self._token),
@@ -296,8 +325,12 @@ class GitHubForge:
             data = self._request("GET", self._url(f"/issues/{number}"))
         return _issue(data)
 
-    def list_comments(self, issue: int) -> list[Comment]:
+    def list_comments(self, issue: int, *, page: int | None = None) -> list[Comment]:
         with self._errors(f"listing comments on issue #{issue}", "issues"):
+            if page is not None:  # one request: that page only (per_page is the client's 100)
+                data = self._request("GET", self._url(f"/issues/{int(issue)}/comments"),
+                                     parameters={"per_page": COMMENTS_PAGE, "page": max(1, int(page))})
+                return [_comment_from_json(c) for c in data]
             return [_comment(c) for c in self._repo.get_issue(issue).get_comments()]
 
     def create_comment(self, issue: int, body: str) -> Comment:
@@ -368,6 +401,10 @@ class GitHubForge:
                     if exc.status != 404:  # 404 "Label does not exist": already the end state we want
                         raise
 
+    def replace_labels(self, issue: int, labels: set[str]) -> None:
+        with self._errors(f"labelling issue #{issue}", "issues"):
+            self._request("PUT", self._url(f"/issues/{int(issue)}/labels"), input={"labels": sorted(labels)})
+
     # ------------------------------------------------------------------ git data
 
     def branch_head(self, branch: str) -> str | None:
@@ -407,6 +444,35 @@ class GitHubForge:
         with self._errors(f"reading blob {sha[:12]}"):
             data = self._request("GET", self._url(f"/git/blobs/{sha}"))
         return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+
+    def read_files(self, commit: str, paths: list[str]) -> dict[str, str | None]:
+        """The text of many files at one commit in one GraphQL query per FILES_PER_QUERY files
+        (aliased ``object(expression:)`` reads); None for a path that is not a file there."""
+        found: dict[str, str | None] = {}
+        owner, name = self.repo.split("/")
+        for start in range(0, len(paths), FILES_PER_QUERY):
+            chunk = paths[start:start + FILES_PER_QUERY]
+            declared = ", ".join(f"$e{i}: String!" for i in range(len(chunk)))
+            fields = " ".join(f"f{i}: object(expression: $e{i}) {{ ... on Blob {{ text isTruncated }} }}"
+                              for i in range(len(chunk)))
+            query = (f"query($owner: String!, $name: String!, {declared}) "
+                     f"{{ repository(owner: $owner, name: $name) {{ {fields} }} }}")
+            variables: dict[str, Any] = {"owner": owner, "name": name,
+                                         **{f"e{i}": f"{commit}:{path}" for i, path in enumerate(chunk)}}
+            with self._errors(f"reading {len(chunk)} files at {commit[:12]}"):
+                _, data = self._gh.requester.graphql_query(query, variables)
+            repository = (data.get("data") or {}).get("repository") or {}
+            for i, path in enumerate(chunk):
+                blob = repository.get(f"f{i}")
+                if blob is not None and blob.get("isTruncated"):
+                    blob = {"text": self.read_blob_at(commit, path)}
+                found[path] = None if blob is None else str(blob.get("text") or "")
+        return found
+
+    def read_blob_at(self, commit: str, path: str) -> str:
+        """One file through REST (for a blob GraphQL truncates)."""
+        tree = self.read_tree(commit)
+        return self.read_blob(tree[path])
 
     def _tree_of(self, commit: str) -> str:
         if commit not in self._trees:
@@ -500,6 +566,7 @@ def _issue(data: Any) -> Issue:
         html_url=data.get("html_url") or "",
         author=(data.get("user") or {}).get("login") or "",
         locked=bool(data.get("locked")),
+        comments=int(data.get("comments") or 0),
     )
 
 
@@ -512,6 +579,18 @@ def _comment(c: Any) -> Comment:
         created_at=c.created_at,
         html_url=c.html_url or "",
         updated_at=c.updated_at,
+    )
+
+
+def _comment_from_json(c: Mapping[str, Any]) -> Comment:
+    user = c.get("user") or {}
+    return Comment(
+        id=int(c["id"]),
+        body=c.get("body") or "",
+        author=user.get("login") or "",
+        author_type=user.get("type") or "User",
+        created_at=datetime.fromisoformat(str(c["created_at"]).replace("Z", "+00:00")),
+        html_url=c.get("html_url") or "",
     )
 
 
@@ -565,6 +644,16 @@ class GitHubWorkspace:
             self._head, self._start = head, start
             self._tree = self._forge.read_tree(start)
         return self._tree
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Read every listed file not read yet in one GraphQL round trip (instead of one per file)."""
+        tree = self._load()
+        wanted = sorted({p for p in map(_safe_path, paths) if p in tree and tree[p] not in self._blobs})
+        if len(wanted) < 2 or self._start is None or not hasattr(self._forge, "read_files"):
+            return
+        for path, text in self._forge.read_files(self._start, wanted).items():
+            if text is not None and git_blob_sha(text) == tree[path]:
+                self._blobs[tree[path]] = text  # only what matches the tree; anything else is read again
 
     def read(self, path: str) -> str | None:
         sha = self._load().get(_safe_path(path))

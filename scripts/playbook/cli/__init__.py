@@ -1,17 +1,19 @@
 """The `playbook` command: parse, build dependencies, call one library function.
 
-Subcommands live in small modules beside this one and are imported only when
-invoked, so `playbook --help` and ignored events never import an SDK.
+Subcommands live in small modules beside this one and are imported only when invoked, so
+`playbook --help` and ignored events never import an SDK. The two invocations that must start in
+milliseconds skip click altogether: `playbook --help` is rendered from ``COMMANDS`` (a test keeps it
+identical to click's), and a bare `playbook event` — what every workflow runs — calls
+``playbook.cli.event_run.run_event`` directly. Everything else goes through the click group in
+``playbook.cli.group``.
 """
 
 from __future__ import annotations
 
-import importlib
+import os
 import sys
+from typing import Any
 
-import click
-
-from playbook import __version__
 from playbook.errors import PlaybookError
 
 # name -> (module, attribute, one-line help). Keep sorted by workflow order.
@@ -38,35 +40,32 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        module_name, attr, _ = entry
-        module = importlib.import_module(module_name)
-        command: click.Command = getattr(module, attr)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Help text comes from the table so listing commands imports nothing.
-        rows = [(name, short) for name, (_, _, short) in COMMANDS.items()]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-@click.group(cls=LazyGroup)
-@click.version_option(__version__, prog_name="playbook")
-def cli() -> None:
-    """homelab-playbook: plain-language homelab requests to reviewed IaC, through GitHub."""
-
-
 def main(argv: list[str] | None = None) -> None:
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    args = sys.argv[1:] if argv is None else argv
+    if summary_path and args and args[0] in COMMANDS:
+        _run_with_summary(args, summary_path)
+    _run(args)
+
+
+def _run(args: list[str]) -> None:
+    if args == ["--help"]:
+        sys.stdout.write(help_text())
+        sys.exit(0)
+    if args == ["event"]:
+        from playbook.cli.event_run import run_event
+
+        try:
+            rv: Any = run_event()
+        except PlaybookError as exc:
+            _error(exc)
+        sys.exit(rv)
+    import click
+
+    from playbook.cli.group import cli
+
     try:
-        rv = cli.main(args=argv, prog_name="playbook", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="playbook", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -74,10 +73,70 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except PlaybookError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
+        _error(exc)
     except SystemExit:
         raise
     else:
         # Commands return an int exit code (or None for success).
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _error(exc: PlaybookError) -> None:
+    # What click.secho(fg="red", err=True) prints: red on a terminal, plain text otherwise.
+    text = f"error: {exc}"
+    if sys.stderr.isatty():
+        text = f"\x1b[31m{text}\x1b[0m"
+    print(text, file=sys.stderr)
+    sys.exit(exc.exit_code)
+
+
+HELP_DOC = "homelab-playbook: plain-language homelab requests to reviewed IaC, through GitHub."
+
+
+def help_text() -> str:
+    """`playbook --help`, as click renders it at its default 80 columns, without importing click."""
+    import textwrap
+
+    doc = textwrap.fill(HELP_DOC, width=78, initial_indent="  ", subsequent_indent="  ")
+    width = max(len(name) for name in COMMANDS)
+    indent = " " * (2 + width + 2)
+    rows = [textwrap.fill(short, width=78, initial_indent=f"  {name.ljust(width)}  ", subsequent_indent=indent)
+            for name, (_, _, short) in COMMANDS.items()]
+    return "\n".join([
+        "Usage: playbook [OPTIONS] COMMAND [ARGS]...", "", doc, "", "Options:",
+        "  --version  Show the version and exit.", "  --help     Show this message and exit.", "",
+        "Commands:", *rows, "",
+    ])
+
+
+def __getattr__(name: str) -> Any:
+    """``playbook.cli.cli`` (the click group) stays importable, built on first use."""
+    if name == "cli":
+        from playbook.cli.group import cli
+
+        return cli
+    raise AttributeError(name)
+
+
+def _run_with_summary(args: list[str], path: str) -> None:
+    """Inside GitHub Actions every run leaves a job summary, whatever happened."""
+    from playbook import runsummary
+    from playbook.settings import Settings
+
+    summary = runsummary.start(f"playbook {args[0]}")
+    code: int | str | None = 1
+    error = ""
+    try:
+        _run(args)
+    except SystemExit as exc:
+        code = exc.code
+        raise
+    except BaseException as exc:  # an unexpected crash still leaves its summary
+        error = f"{type(exc).__name__}"
+        raise
+    finally:
+        if not summary.outcome:
+            summary.outcome = f"crashed ({error})" if error else ("done" if code in (0, None) else f"exit code {code}")
+        elif code not in (0, None):
+            summary.outcome += f" (exit code {code})"
+        summary.write(path, Settings.from_env(os.environ).secrets())

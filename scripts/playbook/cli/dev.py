@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from playbook import runsummary
 from playbook.settings import Settings
 
 EXIT_INCOMPLETE = 1
@@ -76,17 +77,27 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
             raise PayloadError("the bmad-story payload names another playbook repository than the workflow's",
                                fix="dispatch stories only from the playbook repository set in bmad-story.yml")
     assert story is not None
+    summary = runsummary.current()
     try:
         settings = Settings.from_env(os.environ, root=playbook_dir)
         config = load_config(playbook_dir)
-        result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
-                         settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
-                         agent=AgentUser.lookup(agent_user) if agent_user else None,
-                         protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
+        with summary.stage("dev run (Claude Code CLI and diff policy)"):
+            result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
+                             settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
+                             agent=AgentUser.lookup(agent_user) if agent_user else None,
+                             protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
     except PlaybookError as exc:
         # The publish step reports this on the playbook issue: the cause, never a stack trace.
         write_failure(out_dir, payload, exc)
         raise
+    seconds = summary.stages[-1][1]
+    summary.model_call(runsummary.ModelCall("dev-story", model or "claude", "claude-cli",
+                                            result.claude.usage.input_tokens, result.claude.usage.output_tokens,
+                                            result.claude.total_cost_usd, seconds))
+    summary.note(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} "
+                 f"turns, {len(result.files)} files changed, {len(result.violations)} diff-policy violations")
+    summary.outcome = ("diff policy violated" if result.violations
+                       else f"incomplete: {result.incomplete_reason}" if result.incomplete_reason else "done")
 
     click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
                f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
@@ -115,8 +126,11 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
     from playbook.intake.target_flow import run_publish
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
-    outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
-                          playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
+    summary = runsummary.current()
+    with summary.stage("publish (IaC pull request, report back)"):
+        outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
+                              playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
+    summary.outcome = outcome.message
     click.echo(outcome.message)
     if outcome.pull is not None and outcome.commit:
         write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"pull-head": outcome.pull.head,

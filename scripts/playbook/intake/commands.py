@@ -51,6 +51,9 @@ class CommandSpec:
     usage: str
     summary: str
     parse: ArgParser
+    # Can run a planning phase (a model call, maybe the Claude Code CLI): the command workflow
+    # installs the CLI only for these (tests/test_locked_setup.py keeps the two in step).
+    runs_model: bool = False
 
 
 def _no_args(spec_usage: str) -> ArgParser:
@@ -106,10 +109,12 @@ def _dispatch(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...
 
 # The one table: the grammar, the argument checks and the /help text all come from it.
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("approve", "/approve [r<N>]", "approve the current phase (optionally the revision you read)", _approve),
+    CommandSpec("approve", "/approve [r<N>]", "approve the current phase (optionally the revision you read)", _approve,
+                runs_model=True),
     CommandSpec("revise", "/revise <what to change>", "regenerate the current phase with your feedback "
-                "(the rest of the comment counts)", _revise),
-    CommandSpec("retry", "/retry", "run the current phase again after a failure", _no_args("/retry")),
+                "(the rest of the comment counts)", _revise, runs_model=True),
+    CommandSpec("retry", "/retry", "run the current phase again after a failure", _no_args("/retry"),
+                runs_model=True),
     CommandSpec("status", "/status", "show where the request stands", _no_args("/status")),
     CommandSpec("help", "/help", "show this list", _no_args("/help")),
     CommandSpec("cancel", "/cancel", "stop working on this request", _no_args("/cancel")),

@@ -73,6 +73,13 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
     return 1 if failures else 0
 
 
+def _prefetch(ws: Workspace, paths: list[str]) -> None:
+    """Read these files in one round trip where the workspace can (GitHub: one GraphQL query)."""
+    prefetch = getattr(ws, "prefetch", None)
+    if prefetch is not None:
+        prefetch(paths)
+
+
 def _hold_blocked(ws: Workspace, stories: list[artifacts.Story],
                   failures: list[str]) -> tuple[list[artifacts.Story], list[str]]:
     """Stories a person marked ``blocked`` in sprint-status.yaml stay home (notes say which).
@@ -105,7 +112,9 @@ def _hold_blocked(ws: Workspace, stories: list[artifacts.Story],
 def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
     """Collisions among all story files in the folders of the stories being dispatched."""
     present = []
-    for folder in sorted({s.path.rsplit("/", 1)[0] for s in stories}):
+    folders = sorted({s.path.rsplit("/", 1)[0] for s in stories})
+    _prefetch(ws, [p for folder in folders for p in ws.list(folder) if artifacts.is_story_path(p)])
+    for folder in folders:
         for path in ws.list(folder):
             if "/" in path[len(folder) + 1:] or not artifacts.is_story_path(path):
                 continue
@@ -131,6 +140,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
                 continue
             paths.append(path)
     stories = []
+    _prefetch(ws, paths)
     for path in sorted(paths):
         text = ws.read(path)
         if text is None:
@@ -147,7 +157,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
     if issue_number:
         try:
             issue = deps.forge.get_issue(issue_number)
-            loc = locate(deps, issue.number, issue.title)
+            loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
             loc.shared = True  # runs in the planning PR's group, not the issue's
             labels = issue.labels
         except NotFoundError:
@@ -202,7 +212,7 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
             issue = deps.forge.get_issue(story.issue)
         except NotFoundError:
             return 0
-        loc = locate(deps, issue.number, issue.title)
+        loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
         state, broken = read_state(ws, loc)
         update_tracking(deps, loc, ws, state, pull=deps.forge.find_pull(loc.branch), failure=broken, notice=notice)
     return 0
@@ -262,6 +272,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
     base = deps.forge.default_branch()
     ws = deps.make_workspace(base, base)
     by_issue: dict[int | None, list[artifacts.Story]] = {}
+    _prefetch(ws, [p for p in ws.list(artifacts.IMPLEMENTATION_DIR) if artifacts.is_story_path(p)])
     for path in ws.list(artifacts.IMPLEMENTATION_DIR):
         if artifacts.is_story_path(path):
             try:
@@ -283,7 +294,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
         if issue_number:
             try:
                 issue = deps.forge.get_issue(issue_number)
-                loc, labels = locate(deps, issue.number, issue.title), issue.labels
+                loc, labels = locate(deps, issue.number, issue.title, comment_count=issue.comments), issue.labels
                 loc.shared = True  # the sweep runs beside the issue's own runs
             except (NotFoundError, ForgeError):
                 loc = None

@@ -60,14 +60,29 @@ def build_deps(settings: Settings) -> Deps:
     if not settings.github_repository:
         raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name")
     config = load_config(settings.root)
-    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url,
+                        default_branch=settings.default_branch or None)
+    remotes: dict[tuple[str, str], Forge] = {}  # one client (one connection) per target repo and token
+
+    def make_remote_forge(repo: str, tok: str) -> Forge:
+        if (repo, tok) not in remotes:
+            remotes[repo, tok] = GitHubForge(repo, tok, base_url=settings.github_api_url)
+        return remotes[repo, tok]
+
+    planners: list[pipeline.Planner] = []  # built once per run, on first use (approve + next draft share it)
+
+    def make_planner() -> pipeline.Planner:
+        if not planners:
+            planners.append(build_planner(settings, offline=settings.offline, config=config))
+        return planners[0]
+
     return Deps(
         settings=settings,
         config=config,
         forge=forge,
         make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
-        make_planner=lambda: build_planner(settings, offline=settings.offline, config=config),
-        make_remote_forge=lambda repo, tok: GitHubForge(repo, tok, base_url=settings.github_api_url),
+        make_planner=make_planner,
+        make_remote_forge=make_remote_forge,
         log=log_line,
     )
 
@@ -132,10 +147,16 @@ def is_ours(comment: Comment, deps: Deps) -> bool:
     return bool(own) and comment.author.strip().lower() == own
 
 
-def locate(deps: Deps, issue: int, title: str) -> Located:
+def locate(deps: Deps, issue: int, title: str, *, comment_count: int | None = None) -> Located:
+    """The request on this issue: its branch (from the tracking comment's marker) and comments.
+
+    With the issue's comment count known, at most two pages are read whatever the count: the first
+    (the tracking comment is the bot's first comment on a request) and the newest (earlier replies
+    to a command are recent); the rest is only read when the first page lacks the tracking comment.
+    """
     from playbook.sanitize import slugify
 
-    comments = deps.forge.list_comments(issue)
+    comments = _comments_for_locate(deps, issue, comment_count)
     tracking_comment = next(
         (c for c in comments if is_ours(c, deps) and c.body.startswith(tracking.MARKER_PREFIX)), None
     )
@@ -149,6 +170,19 @@ def locate(deps: Deps, issue: int, title: str) -> Located:
     return Located(issue, title, request, branch, tracking_comment, comments, base, queue)
 
 
+def _comments_for_locate(deps: Deps, issue: int, count: int | None) -> list[Comment]:
+    from playbook.adapters.github import COMMENTS_PAGE
+
+    if count is None or count <= COMMENTS_PAGE:
+        return deps.forge.list_comments(issue)
+    first = deps.forge.list_comments(issue, page=1)
+    if not any(c.body.startswith(tracking.MARKER_PREFIX) and is_ours(c, deps) for c in first):
+        return deps.forge.list_comments(issue)  # a request started late on a busy issue: read them all
+    last = deps.forge.list_comments(issue, page=-(-count // COMMENTS_PAGE))
+    seen = {c.id for c in first}
+    return first + [c for c in last if c.id not in seen]
+
+
 def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | None]:
     """The planning branch, or the default branch once the planning PR is merged."""
     pull = deps.forge.find_pull(loc.branch)
@@ -158,7 +192,9 @@ def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | No
 
 
 def load_request_state(ws: Workspace, loc: Located) -> RequestState | None:
-    request = loc.request if ws.read(f"{artifacts.planning_dir(loc.request)}/request.md") else find_request(ws, loc.issue)
+    # Listed, not read: the tree says whether request.md exists; load_state reads every file at once.
+    here = f"{artifacts.planning_dir(loc.request)}/request.md" in ws.list(artifacts.planning_dir(loc.request))
+    request = loc.request if here else find_request(ws, loc.issue)
     return load_state(ws, request) if request else None
 
 
@@ -236,9 +272,8 @@ def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: Request
         desired.add(SPEC[phase].label)
     managed = set(PHASE_LABELS) | set(STATUS_LABELS)
     have = set(current) & managed
-    add, remove = desired - have, have - desired
-    if add or remove:
-        deps.forge.set_labels(issue, add, remove)
+    if desired != have:  # one call whatever changes: the person's own labels are kept as they are
+        deps.forge.replace_labels(issue, (set(current) - managed) | desired)
 
 
 def _status_label(state: RequestState | None) -> str:
@@ -290,7 +325,11 @@ def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, cu
 
     A PR that cannot be opened (e.g. Actions may not create pull requests) is shown as the
     failure and raised after the comment is written; the commits stay, and the next run opens it.
+    A batched workspace (``planning.batched``) writes its one commit first.
     """
+    flush = getattr(ws, "flush", None)
+    if flush is not None:
+        flush()
     state, broken = read_state(ws, loc)
     failure = failure or broken
     pr_error: ForgeError | None = None

@@ -53,7 +53,7 @@ def on_start(action: Any, deps: Deps) -> int:
         deps.log(f"request on #{issue.number} not started: {decision.reason}")
         return 0
     title = strip_hidden(issue.title).strip() or f"Request {issue.number}"
-    loc = locate(deps, issue.number, title)
+    loc = locate(deps, issue.number, title, comment_count=issue.comments)
     ws = deps.make_workspace(loc.branch, loc.base)
     try:
         require_model_secrets(deps)
@@ -97,7 +97,7 @@ def on_command(action: Any, deps: Deps) -> int:
         return decisions[key]
 
     decide(trigger)
-    loc = locate(deps, issue.number, issue.title)
+    loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
     if loc.tracking is not None and not loc.queue.known:
         # A tracking comment from before the queue: what came before this command counts as handled.
         loc.queue.floor = max((c.id for c in loc.comments if c.id < trigger.comment_id), default=0)
@@ -128,7 +128,7 @@ def on_command(action: Any, deps: Deps) -> int:
         ran += 1
         rc |= _run_queued(item, deps, loc, issue)
         if loc.tracking is None and index + 1 < len(queue):  # it may have started the request elsewhere
-            loc = locate(deps, issue.number, issue.title)
+            loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
     save_queue(deps, loc)
     return rc
 
@@ -240,13 +240,16 @@ def _approve(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReq
     args = action.command.args
     expected = int(args[0].lstrip("r")) if args else None
     written_at = action.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    from playbook.planning.batched import BatchedWorkspace
+
+    batched = BatchedWorkspace(ws)  # the approval and the next draft: one commit (finish flushes it)
     try:
-        pipeline.approve(ws, deps.make_planner(), state, approver=action.author, approved_ref=_ref(action),
+        pipeline.approve(batched, deps.make_planner(), state, approver=action.author, approved_ref=_ref(action),
                          expected_revision=expected, written_at=written_at)
     except StateError as exc:
         reply_once(deps, loc, action.comment_id, f"Not approved — {exc.message}. {exc.fix or ''}".strip())
         return 0
-    return _generate_next(deps, loc, ws, pull, labels, trigger=_ref(action))
+    return _generate_next(deps, loc, batched, pull, labels, trigger=_ref(action))
 
 
 def _already_handled(state: RequestState, ref: str) -> bool:

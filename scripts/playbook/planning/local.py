@@ -98,12 +98,12 @@ class ApproveResult:
 
 def build_planner(settings: Settings, *, root: Path | None = None, offline: bool | None = None,
                   progress: Callable[[str], None] = lambda m: None, config: Config | None = None) -> pipeline.Planner:
-    """Wire config, skills and the model router from a playbook checkout."""
-    from playbook.planning.skills import load_skills
+    """Wire config, skills and the model router from a playbook checkout (skills parse on first use)."""
+    from playbook.planning.skills import SkillLibrary
 
     root = root or settings.root
     config = config or load_config(root)
-    skills = load_skills(root / "skills", aliases=set(config.models))
+    skills = SkillLibrary(root / "skills", aliases=set(config.models))
     if offline is None:
         offline = settings.offline or not settings.gemini_api_key
     router = ModelRouter(config, default_factories(settings, config), offline=offline)

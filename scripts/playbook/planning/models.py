@@ -6,9 +6,11 @@ imported only when a route is actually used.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from playbook import runsummary
 from playbook.config import Config, ModelRoute
 from playbook.errors import ModelUnavailableError, QuotaExhaustedError
 from playbook.ports import ModelRequest, ModelResponse, TextModel
@@ -50,6 +52,7 @@ class ModelRouter:
         skipped: list[str] = []
         last: Exception | None = None
         for route in self.chain(alias):
+            started = time.perf_counter()
             try:
                 model = self._model(route)
                 response = model.generate(replace(request, model=route.model))
@@ -59,6 +62,9 @@ class ModelRouter:
                 continue
             price = self.config.price(response.model)
             cost = price.cost(response.usage.input_tokens, response.usage.output_tokens)
+            runsummary.current().model_call(runsummary.ModelCall(
+                request.skill, response.model, response.provider, response.usage.input_tokens,
+                response.usage.output_tokens, round(cost, 6), time.perf_counter() - started))
             return Routed(response, route, round(cost, 6), tuple(skipped))
         tried = "\n".join(f"  - {s}" for s in skipped)
         fix = getattr(last, "fix", None) or "configure a provider for this route in playbook.yaml"

@@ -14,7 +14,7 @@ anything else fails loudly (StrictUndefined) rather than rendering blanks.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,42 @@ def _collect(skills_dir: Path, aliases: Collection[str]) -> tuple[dict[str, Skil
     order = {name: index for index, name in enumerate(EXPECTED_SKILLS)}
     ranked = sorted(skills, key=lambda name: (order.get(name, len(order)), name))
     return {name: skills[name] for name in ranked}, problems
+
+
+class SkillLibrary(Mapping[str, Skill]):
+    """The skills under ``skills_dir``, each parsed the first time it is used.
+
+    A planning step runs one skill, so it parses one ``SKILL.md`` instead of all of them; a broken
+    skill fails the step that uses it (``playbook skills validate`` and the tests check them all).
+    """
+
+    def __init__(self, skills_dir: Path, *, aliases: Collection[str]) -> None:
+        self._dir = Path(skills_dir)
+        self._aliases = frozenset(aliases)
+        self._parsed: dict[str, Skill] = {}
+
+    def __getitem__(self, name: str) -> Skill:
+        if name not in self._parsed:
+            path = self._dir / name / SKILL_FILE
+            if not _SKILL_NAME.fullmatch(name) or not path.is_file():
+                raise KeyError(name)
+            self._parsed[name] = parse_skill(path, aliases=self._aliases)
+        return self._parsed[name]
+
+    def __iter__(self) -> Iterator[str]:
+        files, _ = _skill_files(self._dir)
+        return iter(f.parent.name for f in files)
+
+    def __len__(self) -> int:
+        return len(_skill_files(self._dir)[0])
+
+    @property
+    def parsed(self) -> tuple[str, ...]:
+        """Names parsed so far (what a step cost)."""
+        return tuple(self._parsed)
+
+
+_SKILL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 def load_skills(skills_dir: Path, *, aliases: Collection[str]) -> dict[str, Skill]:

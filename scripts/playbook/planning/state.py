@@ -115,6 +115,11 @@ def find_request(workspace: Workspace, issue: int) -> str | None:
 
 def load_state(workspace: Workspace, request: str) -> RequestState:
     req_path = request_path(request)
+    impl = artifacts.implementation_dir(request)
+    prefetch = getattr(workspace, "prefetch", None)  # GitHub: every file below in one round trip
+    if prefetch is not None:
+        prefetch([req_path, *(phase_path(request, p) for p in ORDER),
+                  *(p for p in workspace.list(impl) if artifacts.is_story_path(p))])
     text = workspace.read(req_path)
     if text is None:
         raise StateError(f"no request {request!r} on branch {workspace.branch}",
@@ -149,7 +154,6 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
             )
         )
     stories = []
-    impl = artifacts.implementation_dir(request)
     for path in sorted(workspace.list(impl)):
         if artifacts.is_story_path(path):
             story_text = workspace.read(path)

@@ -1,0 +1,77 @@
+"""Start-up stays cheap: `playbook --help` and a bare `playbook event` never import click, an SDK
+or the handlers; what a planning step imports is only what it uses. Module lists, not timings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+
+PROBE = """
+import json, sys
+from playbook.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+print("\\n@@" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _probe(args: list[str], env: dict[str, str] | None = None) -> tuple[int, list[str], str]:
+    proc = subprocess.run(  # noqa: S603 - argv list
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(REPO_ROOT), **(env or {})}, check=False,
+    )
+    out, _, tail = proc.stdout.rpartition("\n@@")
+    data = json.loads(tail)
+    return data["code"], data["modules"], out
+
+
+def _heavy(modules: list[str]) -> set[str]:
+    roots = {"click", "github", "google", "jinja2", "jsonschema", "yaml", "frontmatter", "requests", "urllib3",
+             "playbook.intake.github_flow", "playbook.planning", "playbook.adapters"}
+    return {m for m in modules for r in roots if m == r or m.startswith(r + ".")}
+
+
+def test_help_is_rendered_without_click_and_matches_clicks_own():
+    code, modules, out = _probe(["--help"])
+    assert code == 0
+    assert _heavy(modules) == set()
+    from playbook.cli.group import cli
+
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "from playbook.cli.group import cli; cli.main(['--help'], prog_name='playbook')"],
+        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin"}, check=False,
+    )
+    assert proc.returncode == 0
+    assert out + "\n" == proc.stdout or out == proc.stdout
+    assert cli.name is not None
+
+
+def test_an_ignored_comment_imports_no_click_sdk_yaml_or_handler(tmp_path: Path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({
+        "action": "created",
+        "issue": {"number": 1, "title": "x", "body": "", "labels": [], "user": {"login": "a", "type": "User"}},
+        "comment": {"id": 5, "body": "Looks good, thanks", "user": {"login": "owner", "type": "User"},
+                    "created_at": "2026-01-01T00:00:00Z"},
+        "repository": {"full_name": "o/r", "name": "r", "owner": {"login": "o"}, "default_branch": "main"},
+        "sender": {"login": "owner", "type": "User"},
+    }))
+    code, modules, out = _probe(["event"], {"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_EVENT_PATH": str(event),
+                                            "GITHUB_REPOSITORY": "o/r"})
+    assert code == 0
+    assert "ignored issue_comment event" in out
+    assert _heavy(modules) == set()
+
+
+def test_other_commands_still_go_through_click():
+    code, modules, out = _probe(["--version"])
+    assert code == 0
+    assert "playbook, version" in out
+    assert "click" in modules

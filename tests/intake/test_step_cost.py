@@ -1,0 +1,127 @@
+"""What one step costs, pinned exactly: the planner is built once per run and parses only the skill
+it runs (call counts through the real code against the loopback fakes, never timings)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import scale
+from flow_harness import PIHOLE, REPO, Harness
+
+
+def _spy(h: Harness) -> dict[str, list[str]]:
+    from playbook.planning import local, skills
+
+    seen: dict[str, list[str]] = {"planners": [], "skills": []}
+    build, parse = local.build_planner, skills.parse_skill
+
+    def counting_build(*args, **kwargs):
+        seen["planners"].append("built")
+        return build(*args, **kwargs)
+
+    def counting_parse(path, *args, **kwargs):
+        seen["skills"].append(path.parent.name)
+        return parse(path, *args, **kwargs)
+
+    h.monkeypatch.setattr(local, "build_planner", counting_build)
+    h.monkeypatch.setattr(skills, "parse_skill", counting_parse)
+    return seen
+
+
+def test_a_planning_step_builds_one_planner_and_parses_one_skill(h: Harness):
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    seen = _spy(h)
+    assert h.labeled(issue) == 0
+    assert seen == {"planners": ["built"], "skills": ["create-product-brief"]}
+    # /approve: the approval and the next draft share one planner; only the PRD skill is read.
+    seen["planners"].clear()
+    seen["skills"].clear()
+    h.answer("create-prd")
+    assert h.comment(issue, "/approve") == 0
+    assert seen == {"planners": ["built"], "skills": ["create-prd"]}
+
+
+def test_commands_that_run_no_phase_build_no_planner(h: Harness):
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    seen = _spy(h)
+    for command in ("/status", "/help", "/cost"):
+        assert h.comment(issue, command) == 0
+    assert seen == {"planners": [], "skills": []}
+
+
+# --- calls at several sizes (exact; tests/scale.py builds the requests) --------------------------------
+#
+# A step's calls do not depend on how many stories, files, comments or earlier requests exist: the
+# files a step reads come in one GraphQL query (up to 100 files a query), past 100 comments it reads
+# two pages (the first, with the tracking comment, and the newest, with earlier replies), and the
+# merge adds exactly one dispatch per story. The one read that still grows is the daily reconcile's,
+# which looks at every story file on the default branch: one query per 100 of them.
+
+
+@pytest.mark.parametrize("stories", [1, 10, 50])
+def test_calls_by_number_of_stories(h: Harness, stories):
+    costs = scale.stories_scenario(h, stories, time.perf_counter)
+    # the final approval is flat; the merge is flat plus exactly one dispatch per story
+    assert (costs["approve"].calls, costs["merge"].calls) == (19, 14 + stories)
+    # one dispatch per story, all to the one apps target over one client
+    assert len(h.github.dispatches(h.targets["apps"])) == stories
+    assert costs["merge"].writes == stories + 4
+
+
+@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 9, 16), (150, 10, 17), (1000, 10, 17)])
+def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
+    costs = scale.comments_scenario(h, comments, time.perf_counter)
+    assert (costs["status"].calls, costs["approve"].calls) == (status, approve)
+    # /status: the tracking comment and the 👀 reaction; /approve: 👀, the working label, one commit
+    # (tree, commit, ref), the tracking comment, the labels, and the reaction swapped for the outcome
+    assert costs["status"].writes == 2 and costs["approve"].writes == 9
+
+
+@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 15, 4), (500, 15, 8)])
+def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconcile):
+    costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
+    assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)
+    assert costs["reconcile"].writes == 0
+
+
+def test_replies_are_not_repeated_on_a_busy_issue(h: Harness):
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    for k in range(250):
+        h.github.add_comment(REPO, issue, f"note {k}", "owner")
+    comment = h.github.add_comment(REPO, issue, "/help", "owner")
+    assert h.comment(issue, "/help", comment_id=comment) == 0
+    assert h.comment(issue, "/help", comment_id=comment) == 0  # re-delivered: found on the newest page
+    replies = [c for c in h.github.comments(REPO, issue) if f"bmad-reply comment={comment}" in c]
+    assert len(replies) == 1
+
+
+def test_a_tracking_comment_past_the_first_page_is_still_found(h: Harness):
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    for k in range(150):  # a busy issue labelled late: the tracking comment is the 151st
+        h.github.add_comment(REPO, issue, f"note {k}", "owner")
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    assert h.comment(issue, "/status") == 0
+    tracking = [c for c in h.github.comments(REPO, issue) if c.startswith("<!-- bmad-tracking")]
+    assert len(tracking) == 1
+
+
+def test_the_acknowledgement_is_the_first_write_of_a_command_run(h: Harness):
+    """The 👀 reaction on an accepted command comes before anything else the run writes."""
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    for body, skill in (("/revise Use pihole.home.example", "create-product-brief"), ("/approve", "create-prd")):
+        h.answer(skill, "Use pihole.home.example" if body.startswith("/revise") else "")
+        h.github.reset_calls()
+        assert h.comment(issue, body) == 0
+        writes = [c for c in h.github.calls if scale.is_write(c.method, c.path)]
+        assert writes[0].method == "POST" and writes[0].path.endswith("/reactions"), writes[:2]
+        assert len(writes) > 3  # and the rest followed it
