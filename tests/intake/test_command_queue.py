@@ -55,12 +55,12 @@ def test_a_cancelled_pending_approve_is_finished_by_the_next_run(h: Harness):
     assert h.comment(issue, "/status") == 0
 
     assert len(_approvals(h)) == 1 and "PRD r1" in h.github.commits(REPO, _branch(h))[0]
-    # acknowledged with 👀 before any work, then replaced by the outcome
+    # acknowledged with 👀 before any work; the outcome is added beside it (no DELETE: one call fewer)
     calls = [f"{c.method} {c.path}" for c in h.github.calls]
     react = f"POST /repos/{REPO}/issues/comments/{cancelled}/reactions"
     assert calls.index(react) < calls.index(f"POST /repos/{REPO}/git/commits")
-    assert any(c.startswith(f"DELETE /repos/{REPO}/issues/comments/{cancelled}/reactions/") for c in calls)
-    assert h.github.reactions(REPO, cancelled) == [("+1", BOT)]
+    assert not any(c.startswith("DELETE ") for c in calls)
+    assert h.github.reactions(REPO, cancelled) == [("eyes", BOT), ("+1", BOT)]
     # handled state lives in the bot's tracking comment: the next run (a fresh process) repeats nothing
     (tracking,) = _tracking(h, issue)
     assert f"handled={cancelled}," in tracking or f"handled={cancelled} " in tracking or f",{cancelled}" in tracking
@@ -80,9 +80,9 @@ def test_the_queue_costs_a_fixed_number_of_calls(h: Harness):
     listings = h.github.count("GET", f"/issues/{issue}/comments")
     permissions = h.github.count("GET", "/permission")
     # one comment listing per run; one permission read per distinct author; 3 reactions for a model
-    # command (👀, its removal, 👍) and 1 for a quick one; one extra issue read per extra command
+    # command (👀, then 👍 beside it) and 1 for a quick one; one extra issue read per extra command
     issue_reads = sum(c.method == "GET" and c.path == f"/repos/{REPO}/issues/{issue}" for c in h.github.calls)
-    assert (listings, permissions, reactions, issue_reads) == (1, 1, 4, 2)
+    assert (listings, permissions, reactions, issue_reads) == (1, 1, 3, 2)
 
 
 def test_an_outsiders_command_cannot_displace_an_authorised_one(h: Harness):
@@ -95,7 +95,7 @@ def test_an_outsiders_command_cannot_displace_an_authorised_one(h: Harness):
     assert h.comment(issue, "/help", author="outsider") == 0  # the one surviving run is the outsider's
 
     assert len(_approvals(h)) == 1  # the maintainer's /approve ran all the same
-    assert h.github.reactions(REPO, approve) == [("+1", BOT)]
+    assert h.github.reactions(REPO, approve) == [("eyes", BOT), ("+1", BOT)]
     new = h.github.comments(REPO, issue)[before:]
     assert sum("only collaborators" in c for c in new) == 1  # one refusal, for the run's own comment
     assert not any("Commands (put one on the FIRST line" in c for c in new)  # no /help for outsiders
@@ -114,7 +114,8 @@ def test_two_pending_approvals_make_one_transition(h: Harness):
     assert h.comment(issue, "/status") == 0
     assert len(_approvals(h)) == 1
     assert any("stale approval" in c for c in h.github.comments(REPO, issue))  # written before the PRD existed
-    assert h.github.reactions(REPO, first) == [("+1", BOT)] and h.github.reactions(REPO, second) == [("+1", BOT)]
+    assert h.github.reactions(REPO, first) == [("eyes", BOT), ("+1", BOT)]
+    assert h.github.reactions(REPO, second) == [("eyes", BOT), ("+1", BOT)]
 
 
 def test_edited_and_bot_comments_are_not_queued(h: Harness):

@@ -143,7 +143,7 @@ def _react(deps: Deps, comment_id: int, content: str) -> int | None:
 
 
 def _run_queued(item: Any, deps: Deps, loc: Located, issue: Any) -> int:
-    """One authorised command: 👀 at once (slow commands), then the outcome replaces it."""
+    """One authorised command: 👀 at once (slow commands), then the outcome (👍 or 😕) beside it."""
     from playbook.intake import command_queue
 
     if item.command.error:  # bad arguments: the reply (with its marker) is the outcome
@@ -153,17 +153,13 @@ def _run_queued(item: Any, deps: Deps, loc: Located, issue: Any) -> int:
         from playbook.intake.ops_flow import on_ops
 
         return on_ops(item, deps, loc)
-    ack = _react(deps, item.comment_id, command_queue.ACK) if item.command.name in command_queue.SLOW_COMMANDS else None
+    if item.command.name in command_queue.SLOW_COMMANDS:
+        _react(deps, item.comment_id, command_queue.ACK)
     loc.queue.mark(item.comment_id)  # written with the handler's tracking update (or by save_queue)
     rc = 1
     try:
         rc = _handle(item, deps, loc, issue)
-    finally:
-        if ack is not None:
-            try:
-                deps.forge.delete_reaction(item.comment_id, ack)
-            except PlaybookError as exc:
-                deps.log(f"could not remove the 👀 from comment {item.comment_id}: {exc.message.splitlines()[0]}")
+    finally:  # the 👀 stays (one call fewer than swapping it): the outcome is added beside it
         _react(deps, item.comment_id, command_queue.DONE if rc == 0 else command_queue.FAILED)
     return rc
 
