@@ -225,7 +225,7 @@ def measure_flow(h: SubprocessHarness, github_seconds: Callable[[], float], out:
         out.add(f"{label}.net", h.last.seconds - model)
         out.add(f"{label}.github_fake", github_seconds() - github_before)
         out.add(f"{label}.calls", h.github.count())
-        out.add(f"{label}.writes", sum(1 for c in h.github.calls if scale.is_write(c.method, c.path)))
+        out.add(f"{label}.writes", sum(1 for c in h.github.calls if scale.is_write(c.method, c.path, c.operation)))
         return h.last
 
     event("brief", lambda: h.labeled(issue), "create-product-brief")
@@ -302,7 +302,7 @@ ROWS: list[tuple[str, str, str, Callable[[float], str] | None]] = [
     ("2", "GitHub API calls: issue labeled → Product Brief (first run also creates the labels)", "brief.calls", count),
     ("2", "GitHub API calls: `/revise` → Product Brief r2", "revise.calls", count),
     ("2", "GitHub API calls: `/approve` → PRD drafted", "approve.calls", count),
-    ("2", "… of which writes (REST POST/PATCH/PUT/DELETE)", "approve.writes", count),
+    ("2", "… of which writes (REST POST/PATCH/PUT/DELETE, GraphQL mutations)", "approve.writes", count),
     ("2", "GitHub API calls: `/status`", "status.calls", count),
     ("3", "`playbook --help`", "help", ms),
     ("3", "`playbook event` on an ignored event (plain comment)", "ignored.wall", ms),

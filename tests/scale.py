@@ -41,13 +41,15 @@ def measure(h: Harness, step: Callable[[], int], clock: Callable[[], float]) -> 
     if code != 0:
         raise AssertionError(f"the measured step exited {code}")
     calls = list(h.github.calls)
-    return StepCost(len(calls), sum(1 for c in calls if is_write(c.method, c.path)), seconds)
+    return StepCost(len(calls), sum(1 for c in calls if is_write(c.method, c.path, c.operation)), seconds)
 
 
-def is_write(method: str, path: str) -> bool:
-    """REST writes; GraphQL POSTs are the batched file reads (the one mutation, marking the planning
-    PR ready, happens in the final approval and is not counted here)."""
-    return method not in ("GET", "HEAD") and not path.endswith("/graphql")
+def is_write(method: str, path: str, operation: str = "") -> bool:
+    """REST writes and GraphQL mutations (a commit, marking the planning PR ready); a GraphQL query
+    (the batched file reads) is a read."""
+    if path.endswith("/graphql"):
+        return operation.startswith("mutation")
+    return method not in ("GET", "HEAD")
 
 
 def to_final_approval(h: Harness, stories: int) -> int:

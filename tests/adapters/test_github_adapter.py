@@ -82,13 +82,18 @@ def test_git_data_round_trip(fake: FakeGitHub, forge: GitHubForge) -> None:
     assert forge.read_blob(tree["skills/brief/SKILL.md"]) == "brief skill\n"
 
     fake.reset_calls()
-    sha = forge.commit_files("work", main, {"docs/a.md": "A\n", "README.md": None}, "phase: brief")
-    assert [(c.method, c.path.rsplit("/git/", 1)[-1]) for c in fake.calls] == [
-        ("POST", "trees"), ("POST", "commits"), ("PATCH", "refs/heads/work"),
+    sha = forge.commit_files("work", main, {"docs/a.md": "A\n", "README.md": None}, "phase: brief\n\nWhy.")
+    # one createCommitOnBranch mutation (validated against GitHub's schema, input included)
+    assert [(c.method, c.path, c.operation) for c in fake.calls] == [
+        ("POST", "/graphql", "mutation createCommitOnBranch"),
     ]
     assert fake.branch_head(REPO, "work") == sha
     assert fake.files_at(REPO, "work") == {"docs/a.md": "A\n", "skills/brief/SKILL.md": "brief skill\n"}
-    assert fake.commits(REPO, "work")[0] == "phase: brief"
+    assert fake.commits(REPO, "work")[0] == "phase: brief\n\nWhy."  # headline and body, as git joins them
+    # a stale parent (the branch moved since) lands nothing: GitHub's STALE_DATA, as a ForgeError
+    with pytest.raises(ForgeError, match="Expected branch to point to"):
+        forge.commit_files("work", main, {"docs/b.md": "B\n"}, "late")
+    assert fake.branch_head(REPO, "work") == sha and "docs/b.md" not in fake.files_at(REPO, "work")
 
 
 def test_pull_requests_and_dispatch(fake: FakeGitHub, forge: GitHubForge) -> None:
@@ -277,9 +282,9 @@ def test_commit_cost_does_not_grow_with_file_count(fake: FakeGitHub, forge: GitH
         ws.read("README.md")  # loads the tree, as a phase does before writing
         fake.reset_calls()
         assert ws.commit({f"out/{i}.md": f"file {i} of {n}\n" for i in range(n)}, f"{n} files") is not None
-        costs.append([(c.method, re.sub(r"/repos/[^/]+/[^/]+", "", c.path).split("/")[2]) for c in fake.calls])
+        costs.append([(c.method, re.sub(r"/repos/[^/]+/[^/]+", "", c.path), c.operation) for c in fake.calls])
     assert costs[0] == costs[1]
-    assert len(costs[0]) == 4  # create branch, tree, commit, ref
+    assert len(costs[0]) == 2  # create branch, one createCommitOnBranch
 
 
 def test_workspace_reads_once_and_skips_empty_commits(fake: FakeGitHub, forge: GitHubForge) -> None:
@@ -311,30 +316,31 @@ def test_ref_conflict_reapplies_on_top(fake: FakeGitHub, forge: GitHubForge) -> 
     assert fake.commits(REPO, "bmad/issue-1")[:3] == ["ours 2", "theirs", "ours 1"]
     files = fake.files_at(REPO, "bmad/issue-1")
     assert (files["a.md"], files["b.md"], files["theirs.md"]) == ("A\n", "B\n", "T\n")
-    assert [c.status for c in fake.calls if c.method == "PATCH"] == [200, 422, 200]
+    commits = [c for c in fake.calls if c.operation == "mutation createCommitOnBranch"]
+    assert len(commits) == 3  # ours 1, ours 2 refused (stale head), ours 2 again on top of theirs
 
 
 def test_5xx_after_ref_update_landed_is_detected(fake: FakeGitHub, forge: GitHubForge) -> None:
     ws = _workspace(forge)
     ws.commit({"a.md": "A\n"}, "first")
-    fake.inject("PATCH", r"/git/refs/heads/", 502, apply_first=True)
+    fake.inject("POST", r"/graphql/createCommitOnBranch$", 502, apply_first=True)
     fake.reset_calls()
 
     sha = ws.commit({"b.md": "B\n"}, "second")
     assert sha == fake.branch_head(REPO, "bmad/issue-1")
     assert fake.commits(REPO, "bmad/issue-1")[:2] == ["second", "first"]
-    assert fake.count("POST", "/git/commits") == 1
+    assert sum(c.operation == "mutation createCommitOnBranch" for c in fake.calls) == 1  # re-read, not re-sent
     assert fake.files_at(REPO, "bmad/issue-1")["b.md"] == "B\n"
 
 
 def test_workspace_gives_up_after_bounded_attempts(fake: FakeGitHub, forge: GitHubForge) -> None:
     ws = _workspace(forge)
     ws.commit({"a.md": "A\n"}, "first")
-    fake.inject("POST", r"/git/trees$", 500, times=10)
+    fake.inject("POST", r"/graphql/createCommitOnBranch$", 500, times=10)
     fake.reset_calls()
     with pytest.raises(ForgeError, match="after 3 attempts"):
         ws.commit({"b.md": "B\n"}, "second")
-    assert fake.count("POST", "/git/trees") == 3
+    assert sum(c.operation == "mutation createCommitOnBranch" for c in fake.calls) == 3
 
 
 def test_workspace_refuses_paths_outside_the_repo(forge: GitHubForge) -> None:

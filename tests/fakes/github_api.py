@@ -34,6 +34,16 @@ _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 _PERMISSION_FIELD = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read", "none": "none"}
 
 
+def _graphql_operation(raw: bytes) -> str:
+    """"query", or "mutation <first field>" for a GraphQL request body."""
+    try:
+        text = str(json.loads(raw or b"{}").get("query", ""))
+    except (ValueError, AttributeError):
+        return ""
+    m = re.match(r"\s*mutation\b[^{]*\{\s*(\w+)", text)
+    return f"mutation {m.group(1)}" if m else "query"
+
+
 class ApiError(Exception):
     """Raised by a route handler to answer with a GitHub-shaped error."""
 
@@ -52,6 +62,7 @@ class Call:
     status: int
     query: str = ""
     token: str = ""
+    operation: str = ""  # GraphQL: "query", or the mutation's field ("mutation createCommitOnBranch")
 
 
 @dataclass
@@ -445,7 +456,9 @@ class FakeGitHub:
         parsed = urllib.parse.urlsplit(raw_path)
         path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
         token = self._token(headers)
-        fault = self._take_fault(method, path)
+        operation = _graphql_operation(raw) if path == "/graphql" else ""
+        # a fault can target one mutation: inject("POST", r"/graphql/createCommitOnBranch", ...)
+        fault = self._take_fault(method, path + ("/" + operation.split()[-1] if operation.startswith("mutation") else ""))
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         with self._lock:
@@ -461,7 +474,7 @@ class FakeGitHub:
                 self.conformance_errors.extend(problems)
                 status, body, extra = 500, {"message": "fake GitHub response failed OpenAPI validation",
                                             "errors": problems}, {}
-            self.calls.append(Call(method, path, status, parsed.query, token))
+            self.calls.append(Call(method, path, status, parsed.query, token, operation))
         out_headers = {
             "Content-Type": "application/json; charset=utf-8",
             "x-github-request-id": hashlib.sha1(f"{len(self.calls)}".encode()).hexdigest()[:16].upper(),  # noqa: S324
@@ -1283,6 +1296,8 @@ class FakeGitHub:
             return 200, {"errors": [{"message": p} for p in problems]}
         mutations = {"markPullRequestReadyForReview": False, "convertPullRequestToDraft": True}
         name = next((m for m in mutations if m in query), None)
+        if "createCommitOnBranch" in query:  # executed against the schema: the input is checked too
+            return 200, github_graphql.execute(self, token, query, variables)
         if name is None:
             return 200, github_graphql.execute(self, token, query, variables)
         node_id = (variables.get("input") or {}).get("pullRequestId")

@@ -50,6 +50,10 @@ class _NotFound(Exception):
     pass
 
 
+class _Stale(Exception):
+    pass
+
+
 def execute(fake: Any, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     """Run a validated read query against the fake (its lock is held by the caller)."""
     from graphql import graphql_sync
@@ -71,14 +75,52 @@ def execute(fake: Any, token: str, query: str, variables: dict[str, Any]) -> dic
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
         out["errors"] = [{"message": e.message, "path": e.path,
-                          "type": "NOT_FOUND" if isinstance(e.original_error, _NotFound) else "FAKE"}
+                          "type": _ERROR_TYPES.get(type(e.original_error), "FAKE")}
                          for e in result.errors]
     return out
+
+
+_ERROR_TYPES = {_NotFound: "NOT_FOUND", _Stale: "STALE_DATA"}
 
 
 class _Root:
     def __init__(self, fake: Any, token: str) -> None:
         self.fake, self.token = fake, token
+
+    def _repo(self, full_name: str) -> Any:
+        repo = self.fake.repos.get(full_name)
+        if repo is None or (repo.tokens is not None and self.token not in repo.tokens):
+            raise _NotFound(f"Could not resolve to a Repository with the name '{full_name}'.")
+        return repo
+
+    def createCommitOnBranch(self, input: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - GraphQL's name
+        """The mutation as GitHub documents it: file additions (base64) and deletions applied on top
+        of the branch head, only when that head is still ``expectedHeadOid`` (else STALE_DATA)."""
+        import base64
+
+        branch = input["branch"]
+        if "repositoryNameWithOwner" not in branch or "branchName" not in branch:
+            raise _Unserved("the fake GitHub takes a branch by repositoryNameWithOwner and branchName")
+        repo, name = self._repo(branch["repositoryNameWithOwner"]), branch["branchName"]
+        if name not in repo.refs:
+            raise _NotFound(f"A ref named 'refs/heads/{name}' does not exist")
+        head = repo.refs[name]
+        if input["expectedHeadOid"] != head:
+            raise _Stale(f"Expected branch to point to \"{input['expectedHeadOid']}\" but it did not. "
+                         "Pull and try again.")
+        objects = self.fake.objects
+        flat = dict(objects.flat(objects.commits[head].tree))
+        changes = input.get("fileChanges") or {}
+        for deletion in changes.get("deletions") or []:
+            flat.pop(deletion["path"], None)
+        for addition in changes.get("additions") or []:
+            flat[addition["path"]] = objects.put_blob(base64.b64decode(addition["contents"], validate=True))
+        message = input["message"]
+        text = message["headline"] + (f"\n\n{message['body']}" if message.get("body") else "")
+        tree = objects.write_flat(flat)
+        sha = self.fake._commit(tree, [head], text, self.fake._actor(self.token))
+        repo.refs[name] = sha
+        return {"clientMutationId": input.get("clientMutationId"), "commit": {"oid": sha, "tree": {"oid": tree}}}
 
     def repository(self, owner: str, name: str, **_: Any) -> _RepositoryNode | None:
         repo = self.fake.repos.get(f"{owner}/{name}")

@@ -58,7 +58,8 @@ def test_a_cancelled_pending_approve_is_finished_by_the_next_run(h: Harness):
     # acknowledged with 👀 before any work; the outcome is added beside it (no DELETE: one call fewer)
     calls = [f"{c.method} {c.path}" for c in h.github.calls]
     react = f"POST /repos/{REPO}/issues/comments/{cancelled}/reactions"
-    assert calls.index(react) < calls.index(f"POST /repos/{REPO}/git/commits")
+    commit = next(i for i, c in enumerate(h.github.calls) if c.operation == "mutation createCommitOnBranch")
+    assert calls.index(react) < commit
     assert not any(c.startswith("DELETE ") for c in calls)
     assert h.github.reactions(REPO, cancelled) == [("eyes", BOT), ("+1", BOT)]
     # handled state lives in the bot's tracking comment: the next run (a fresh process) repeats nothing

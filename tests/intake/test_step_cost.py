@@ -67,22 +67,22 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
 def test_calls_by_number_of_stories(h: Harness, stories):
     costs = scale.stories_scenario(h, stories, time.perf_counter)
     # the final approval is flat; the merge is flat plus exactly one dispatch per story
-    assert (costs["approve"].calls, costs["merge"].calls) == (18, 14 + stories)
+    assert (costs["approve"].calls, costs["merge"].calls) == (16, 12 + stories)
     # one dispatch per story, all to the one apps target over one client
     assert len(h.github.dispatches(h.targets["apps"])) == stories
-    assert costs["merge"].writes == stories + 4
+    assert costs["merge"].writes == stories + 2
 
 
-@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 9, 15), (150, 10, 16), (1000, 10, 16)])
+@pytest.mark.parametrize(("comments", "status", "approve"), [(0, 9, 13), (150, 10, 14), (1000, 10, 14)])
 def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
     costs = scale.comments_scenario(h, comments, time.perf_counter)
     assert (costs["status"].calls, costs["approve"].calls) == (status, approve)
     # /status: the tracking comment and the 👀 reaction; /approve: 👀, the working label, one commit
-    # (tree, commit, ref), the tracking comment, the labels, and the outcome reaction beside the 👀
-    assert costs["status"].writes == 2 and costs["approve"].writes == 8
+    # (one createCommitOnBranch), the tracking comment, the labels, and the outcome beside the 👀
+    assert costs["status"].writes == 2 and costs["approve"].writes == 6
 
 
-@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 15, 4), (500, 15, 8)])
+@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 13, 4), (500, 13, 8)])
 def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconcile):
     costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
     assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)
@@ -122,6 +122,6 @@ def test_the_acknowledgement_is_the_first_write_of_a_command_run(h: Harness):
         h.answer(skill, "Use pihole.home.example" if body.startswith("/revise") else "")
         h.github.reset_calls()
         assert h.comment(issue, body) == 0
-        writes = [c for c in h.github.calls if scale.is_write(c.method, c.path)]
+        writes = [c for c in h.github.calls if scale.is_write(c.method, c.path, c.operation)]
         assert writes[0].method == "POST" and writes[0].path.endswith("/reactions"), writes[:2]
         assert len(writes) > 3  # and the rest followed it

@@ -37,6 +37,8 @@ from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest
 DEFAULT_BASE_URL = "https://api.github.com"
 COMMENTS_PAGE = 100  # GitHub's largest page
 FILES_PER_QUERY = 100  # aliased object() reads in one GraphQL query
+COMMIT_MUTATION = ("mutation($input: CreateCommitOnBranchInput!) "
+                   "{ createCommitOnBranch(input: $input) { commit { oid } } }")
 RETRIED_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRIES = 3
 BACKOFF_FACTOR = 0.5
@@ -179,7 +181,6 @@ class GitHubForge:
         self._client: Any = None
         self._repo_obj: Any = None
         self._default_branch: str | None = default_branch or None  # known from the event: no read
-        self._trees: dict[str, str] = {}  # commit sha -> tree sha, so commit_files needs no extra read
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
         return f"GitHubForge(repo={self.repo!r}, base_url={self._base_url!r})"
@@ -434,8 +435,6 @@ class GitHubForge:
                 f"the tree of {self.repo} at {ref} is too large for one API read",
                 fix="keep generated files in a smaller repository or directory",
             )
-        if ref != data["sha"] and len(ref) == 40:
-            self._trees[ref] = str(data["sha"])
         return {e["path"]: e["sha"] for e in data.get("tree", []) if e.get("type") == "blob"}
 
     def read_blob(self, sha: str) -> str:
@@ -474,30 +473,31 @@ class GitHubForge:
         tree = self.read_tree(commit)
         return self.read_blob(tree[path])
 
-    def _tree_of(self, commit: str) -> str:
-        if commit not in self._trees:
-            with self._errors(f"reading commit {commit[:12]}"):
-                self._trees[commit] = str(self._request("GET", self._url(f"/git/commits/{commit}"))["tree"]["sha"])
-        return self._trees[commit]
-
     def commit_files(self, branch: str, parent: str, files: Mapping[str, str | None], message: str) -> str:
-        """One tree (inline contents, None deletes) + one commit + one fast-forward ref update."""
-        entries = [
-            {"path": path, "mode": "100644", "type": "blob", **({"sha": None} if text is None else {"content": text})}
-            for path, text in sorted(files.items())
-        ]
-        base_tree = self._tree_of(parent)
+        """One GraphQL ``createCommitOnBranch`` (inline contents, None deletes), whatever the number of
+        files. It lands only while the branch head is still ``parent`` (``expectedHeadOid``): a
+        branch that moved is a ``ForgeError`` (GitHub's STALE_DATA), and the workspace re-reads and
+        re-applies — the same compare-and-swap a fast-forward-only ref update gave, in one call."""
+        import base64
+
+        headline, _, body = message.partition("\n")
+        changes: dict[str, Any] = {
+            "additions": [{"path": path, "contents": base64.b64encode(text.encode("utf-8")).decode("ascii")}
+                          for path, text in sorted(files.items()) if text is not None],
+            "deletions": [{"path": path} for path, text in sorted(files.items()) if text is None],
+        }
+        commit_message = {"headline": headline, **({"body": body.strip("\n")} if body.strip() else {})}
+        variables = {"input": {
+            "branch": {"repositoryNameWithOwner": self.repo, "branchName": branch},
+            "expectedHeadOid": parent, "message": commit_message, "fileChanges": changes,
+        }}
         with self._errors(f"committing to {branch}"):
-            tree = self._request("POST", self._url("/git/trees"), input={"base_tree": base_tree, "tree": entries})
-            commit = self._request(
-                "POST", self._url("/git/commits"), input={"message": message, "tree": tree["sha"], "parents": [parent]}
-            )
-            sha = str(commit["sha"])
-            self._trees[sha] = str(tree["sha"])
-            self._request(
-                "PATCH", self._url(f"/git/refs/heads/{urllib.parse.quote(branch)}"), input={"sha": sha, "force": False}
-            )
-        return sha
+            _, data = self._gh.requester.graphql_query(COMMIT_MUTATION, variables)
+        commit = ((data.get("data") or {}).get("createCommitOnBranch") or {}).get("commit") or {}
+        if not commit.get("oid"):
+            raise ForgeError(f"committing to {branch} in {self.repo}: GitHub returned no commit",
+                             fix="re-run the workflow; the commit is retried from the current branch state")
+        return str(commit["oid"])
 
     # ------------------------------------------------------------------ pull requests
 
