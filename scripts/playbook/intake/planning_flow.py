@@ -253,14 +253,22 @@ def _dispatch_cmd(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: Pu
         return 0
     wanted = action.command.args[0] if action.command.args else None
     from playbook.delivery.dispatch import DISPATCHABLE
+    from playbook.delivery.order import awaiting_dispatch
 
-    stories = [s for s in state.stories if (wanted is None or s.id == wanted) and s.status in DISPATCHABLE]
+    stories = [s for s in state.stories if (wanted is None or s.id == wanted)
+               and (s.status in DISPATCHABLE or awaiting_dispatch(s))]
     if not stories:
         reply_once(deps, loc, action.comment_id, "No dispatchable story (ready-for-dev or in-progress) matches.")
         return 0
+    from playbook.delivery import order
     from playbook.intake.delivery_flow import send
 
-    return send(deps, ws, stories, merge_sha=ws.head() or "", loc=loc, labels=labels, pull=pull)
+    siblings = list(state.stories)
+    if wanted is not None and not order.ready_parts(siblings, stories, explicit=True):
+        why = order.waiting_for(stories[0], siblings) or "nothing it may send now"
+        reply_once(deps, loc, action.comment_id, f"Story {wanted} is not dispatched yet: it waits for {why}.")
+        return 0
+    return send(deps, ws, stories, merge_sha=ws.head() or "", loc=loc, labels=labels, pull=pull, explicit=True)
 
 
 COMMAND_HANDLERS: dict[str, Callable[..., int]] = {

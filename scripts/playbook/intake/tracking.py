@@ -73,6 +73,7 @@ def render(
     stage = "starting"
     next_step = ""
     allowed = ["/status", "/help"]
+    graph = ""
     if state is not None:
         for p in state.phases:
             usage = p.usage
@@ -88,12 +89,17 @@ def render(
                 "tokens": f"{usage.get('input_tokens', 0)} / {usage.get('output_tokens', 0)}" if p.exists else "",
                 "cost": f"${usage.get('cost_usd', 0):.4f}" if p.exists else "",
             })
+        from playbook.delivery.order import waiting_for
+        from playbook.intake import story_graph
+
         for s in state.stories:
             prs = s.metadata.get("pull_requests") or []
             stories.append({
                 "id": s.id, "title": s.title, "target": s.target, "status": s.status, "link": f"{blob_url}/{s.path}",
                 "prs": ", ".join(f"[{pr_['repo']}#{pr_['number']}]({pr_['url']})" for pr_ in prs) or "—",
+                "waits": neutralize_for_github(waiting_for(s, state.stories)) or "—",
             })
+        graph = story_graph.render(state.stories) if len(state.stories) > 1 else ""
         total = state.usage
         total_tokens = f"{int(total['input_tokens'])} / {int(total['output_tokens'])}"
         total_cost = f"${total['cost_usd']:.4f}"
@@ -108,6 +114,7 @@ def render(
         title=neutralize_for_github(title),
         phases=phases,
         stories=[{**s, "title": neutralize_for_github(s["title"])} for s in stories],
+        graph=graph,
         total_tokens=total_tokens,
         total_cost=total_cost,
         failure=failure and Failure(failure.phase, neutralize_for_github(failure.reason),
