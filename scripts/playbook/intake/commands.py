@@ -95,6 +95,15 @@ def _dispatch(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...
     return (), "", "usage: /dispatch [story-id] — e.g. /dispatch 1.2, or /dispatch for every approved story"
 
 
+SKILL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def _run(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...], str, str | None]:
+    if 1 <= len(words) <= 2 and SKILL_NAME.fullmatch(words[0]) and (len(words) == 1 or STORY_ID.fullmatch(words[1])):
+        return tuple(words), "", None
+    return (), "", "usage: /run <skill> [story-id] — e.g. /run validate-prd, or /run code-review 1.2 (/help lists the skills)"
+
+
 # The one table: the grammar, the argument checks and the /help text all come from it.
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("approve", "/approve [r<N>]", "approve the current phase (optionally the revision you read)", _approve),
@@ -108,6 +117,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("dispatch", "/dispatch [story-id]", "send approved stories (or one) to their target repos "
                 "again", _dispatch),
     CommandSpec("cost", "/cost", "show token usage and estimated cost so far", _no_args("/cost")),
+    CommandSpec("run", "/run <skill> [story-id]", "run one skill on this request and commit its output", _run),
 )
 _BY_NAME = {spec.name: spec for spec in COMMANDS}
 
@@ -129,8 +139,8 @@ def parse_command(body: str, *, max_feedback_chars: int) -> Command | None:
     return Command(spec.name, args, text, error)
 
 
-def help_text() -> str:
-    """The /help reply, generated from ``COMMANDS``."""
+def help_text(runnable_skills: tuple[str, ...] = ()) -> str:
+    """The /help reply, generated from ``COMMANDS`` (and the skills `/run` can run)."""
     width = max(len(spec.usage) for spec in COMMANDS)
     lines = [
         "Commands (put one on the FIRST line of a new comment, lowercase; other lines are ignored, "
@@ -142,4 +152,7 @@ def help_text() -> str:
         "",
         "Only people with write, maintain or admin permission on this repository can run them.",
     ]
+    if runnable_skills:
+        lines += ["", "Skills you can `/run` (each commits `runs/<skill>.md` on the request branch):", "",
+                  ", ".join(f"`{name}`" for name in runnable_skills)]
     return "\n".join(lines)

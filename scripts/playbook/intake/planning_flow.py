@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.errors import MissingSecretError, NotFoundError, PlaybookError, StateError
+from playbook.intake import skill_flow
 from playbook.intake.github_flow import (
     LABELS,
     Deps,
@@ -122,7 +123,7 @@ def _info(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReques
 
     name = action.command.name
     if name == "help":
-        reply_once(deps, loc, action.comment_id, help_text())
+        reply_once(deps, loc, action.comment_id, help_text(skill_flow.runnable_skill_names(deps)))
     elif name == "cost":
         rows = "\n".join(
             f"| {p.title} | r{p.revision} | {p.model} | {p.usage.get('input_tokens', 0)} / "
@@ -281,6 +282,7 @@ COMMAND_HANDLERS: dict[str, Callable[..., int]] = {
     "route": _route,
     "dispatch": _dispatch_cmd,
     "refuse": _refuse,
+    "run-skill": skill_flow.on_run,
 }
 
 

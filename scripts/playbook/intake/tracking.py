@@ -105,9 +105,10 @@ def render(
         total_cost = f"${total['cost_usd']:.4f}"
         stage = state.stage.value
         next_step = _next_step(state, pr)
-        allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch") else
+        allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch", "run") else
                    {"revise": "`/revise <feedback>`", "route": "`/route <story> infra|apps|both`",
-                    "dispatch": "`/dispatch [story]`"}[c] for c in allowed_commands(state.stage)]
+                    "dispatch": "`/dispatch [story]`", "run": "`/run <skill> [story]`"}[c]
+                   for c in allowed_commands(state.stage)]
     body = render_package_template(
         "tracking.md.j2",
         marker=marker(request, branch),

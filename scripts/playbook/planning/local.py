@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playbook.adapters import git as gitlib
 from playbook.config import Config, load_config
@@ -118,3 +119,15 @@ def revise(repo: Path, planner: pipeline.Planner, feedback: str) -> pipeline.Ste
         raise StateError(f"nothing to revise: the request is {state.stage.value}",
                          fix="revise only a draft awaiting approval")
     return pipeline.generate(s.workspace, planner, state, feedback=feedback)
+
+
+def run_skill(repo: Path, planner: pipeline.Planner, name: str, *, story_id: str | None = None,
+              print_prompt: bool = False) -> Any:
+    """`playbook skills run`: one skill against the request on the current branch (one commit)."""
+    from playbook.planning import skill_run
+
+    s = session(repo)
+    state = load_state(s.workspace, s.request)
+    if print_prompt:
+        return skill_run.render(name, s.workspace, state, planner, story_id=story_id)
+    return skill_run.run(name, s.workspace, state, planner, story_id=story_id, trigger="local")

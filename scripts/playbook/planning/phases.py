@@ -72,6 +72,9 @@ COMMAND_TABLE: dict[tuple[str, Stage], str] = {
     ("cancel", Stage.AWAITING_APPROVAL): "cancel",
     ("route", Stage.COMPLETE): "route",
     ("dispatch", Stage.COMPLETE): "dispatch",
+    ("run", Stage.NEW): "run-skill",
+    ("run", Stage.AWAITING_APPROVAL): "run-skill",
+    ("run", Stage.COMPLETE): "run-skill",
 }
 ALWAYS_ALLOWED = frozenset({"status", "help", "cost"})
 

@@ -164,6 +164,7 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
         "artifacts": artifact_texts,
         "story": {"id": "", "title": "", "body": ""},
         "patterns": patterns,
+        "examples": "",
         "topology": fitted.texts.get("topology", ""),
         "feedback": feedback,
         "previous": fitted.texts.get("previous", ""),
