@@ -80,17 +80,19 @@ def check_path(path: Path, kind: str | None = None, *, tools: Tools | None = Non
 
 
 def _check_apps(path: Path, tools: Tools) -> list[Finding]:
-    from playbook.checks import compose, rules_apps, stack
+    from playbook.checks import compose, rules_apps, rules_portainer, stack
 
     if path.is_file() and path.name in stack.COMPOSE_NAMES:
         compose_files = [path]
     else:
         compose_files = _compose_files(list(_walk(path)))
-    if not compose_files:
+    registrations = rules_portainer.check_registrations([f for f in _walk(path) if f.suffix == ".tf"])
+    if not compose_files and any(f.suffix == ".tf" for f in _walk(path)):
+        return registrations  # terraform/ of the apps repo: Portainer stack registrations only
         return [Finding("stack-layout", ERROR, str(path / "docker-compose.yml"), None,
                         "no docker-compose.yml found", "add stacks/<service>/docker-compose.yml "
                         "(see patterns/stack-layout.md)")]
-    findings: list[Finding] = []
+    findings: list[Finding] = list(registrations)
     for compose_file in compose_files:
         loaded, problems = stack.load_stack(compose_file)
         findings.extend(problems)

@@ -95,7 +95,8 @@ def changed_files(repo_dir: Path, config: Config, kind: str) -> dict[str, str | 
 def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str) -> tuple[list[Any], list[str]]:
     from playbook.checks import check_path
 
-    roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/")}) if kind == "apps" else \
+    roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/") or
+                    (p.startswith("terraform/") and p.count("/") >= 2)}) if kind == "apps" else \
         sorted({p.split("/")[0] for p in files if "/" in p})
     findings: list[Any] = []
     for root in roots:
