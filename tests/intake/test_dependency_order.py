@@ -37,6 +37,7 @@ def _plan_and_merge(h: Harness, plan: dict) -> tuple[int, str]:
         h.answer(skill)
         assert h.comment(issue, "/approve") == 0
     h.gemini.enqueue_text(json.dumps(plan), input_tokens=100, output_tokens=100)
+    h.answer("check-implementation-readiness")
     assert h.comment(issue, "/approve") == 0
     assert h.comment(issue, "/approve") == 0
     number = h.github.pulls(REPO)[0]["number"]
@@ -107,6 +108,7 @@ def test_a_circle_edited_into_the_story_files_dispatches_nothing_and_says_why(h:
         h.answer(skill)
         assert h.comment(issue, "/approve") == 0
     h.gemini.enqueue_text(json.dumps(PLAN), input_tokens=100, output_tokens=100)
+    h.answer("check-implementation-readiness")
     assert h.comment(issue, "/approve") == 0
     assert h.comment(issue, "/approve") == 0
     number = h.github.pulls(REPO)[0]["number"]

@@ -50,6 +50,8 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
     for skill in ("create-prd", "create-architecture", "create-epics-and-stories", None):
         if skill:
             h.answer(skill)
+        if skill == "create-epics-and-stories":
+            h.answer("check-implementation-readiness")
         h.github.reset_calls()
         assert h.comment(issue, "/approve") == 0
         approve_calls.append(h.github.count())
@@ -61,9 +63,12 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
     files = h.github.files_at(REPO, branch)
     planning = [p for p in files if p.startswith("_bmad-output/planning-artifacts/")]
     assert {p.rsplit("/", 1)[-1] for p in planning} == {"request.md", "product-brief.md", "prd.md",
-                                                        "architecture.md", "epics.md"}
+                                                        "architecture.md", "epics.md",
+                                                        "check-implementation-readiness.md"}  # runs/: the gate
     for path in planning:
-        if not path.endswith("request.md"):
+        if path.endswith("/runs/check-implementation-readiness.md"):
+            assert "verdict: ready" in files[path] and "kind: skill-run" in files[path]
+        elif not path.endswith("request.md"):
             assert "status: approved" in files[path] and "model: gemini-2.5-" in files[path]
     stories = [p for p in files if "/story-" in p]
     assert stories and all("status: ready-for-dev" in files[p] for p in stories)
@@ -86,7 +91,8 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
 
     # the GitHub API call count per step is fixed (and small) — pinned so a regression shows up
     # (the first run also creates the eight bmad: labels; reads grow by one blob per artifact read)
-    assert (start_calls, revise_calls, approve_calls) == (25, 15, [20, 21, 22, 23])
+    # (+1 on the stories approval: the readiness gate reads its report before approving)
+    assert (start_calls, revise_calls, approve_calls) == (25, 15, [20, 21, 22, 24])
     # secrets never leave through GitHub
     for text in h.github.comments(REPO, issue) + [p["body"] for p in h.github.pulls(REPO)] + list(files.values()):
         assert TOKEN not in text and GEMINI_KEY not in text

@@ -322,9 +322,41 @@ def _generic(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
     return f"# {title}\n\n## Summary\n\nOffline output for this skill.\n\n## Open questions\n\n- None.\n" + _revision_notes(feedback)
 
 
+def _readiness(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
+    arts = variables.get("artifacts") or {}
+    epics = str(arts.get("epics") or "")
+    missing = [name for name, key in (("PRD", "prd"), ("architecture", "architecture"), ("stories", "epics"))
+               if not str(arts.get(key) or "").strip()]
+    verdict = ("not ready — missing: " + ", ".join(missing)) if missing else (
+        "ready — every story has acceptance criteria, a target and its dependencies; infra comes before apps.")
+    findings = "\n".join(f"{n}. blocker — {m} — the {m} document is missing — approve it first"
+                         for n, m in enumerate(missing, start=1)) or "1. minor — stories — none blocking."
+    return f"""# Implementation readiness: {(variables.get("request") or {}).get("title", "request")}
+
+## Verdict
+
+{verdict}
+
+## Coverage
+
+| Requirement | Stories | Status |
+|---|---|---|
+| Every functional requirement | {epics.count("Story ") or "all"} | covered (offline check) |
+
+## Findings
+
+{findings}
+
+## Open questions
+
+- None.
+"""
+
+
 _WRITERS = {
     "create-product-brief": _brief,
     "create-prd": _prd,
     "create-architecture": _architecture,
     "create-epics-and-stories": _stories,
+    "check-implementation-readiness": _readiness,
 }

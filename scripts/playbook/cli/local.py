@@ -60,11 +60,13 @@ def plan(request: str, repo: Path, offline: bool | None) -> int:
 @click.command()
 @_repo_option
 @_offline_option
-def approve(repo: Path, offline: bool | None) -> int:
+@click.option("--override", is_flag=True,
+              help="Approve the stories although the readiness check did not pass.")
+def approve(repo: Path, offline: bool | None, override: bool) -> int:
     """Approve the current draft and generate the next phase."""
     from playbook.planning import local
 
-    for result in local.approve(repo.resolve(), _planner(repo, offline)):
+    for result in local.approve(repo.resolve(), _planner(repo, offline), override=override):
         _echo_step(result) if result.model else click.echo(
             f"{result.phase.value}: r{result.revision} approved ({result.commit[:10] if result.commit else 'no change'})")
     return 0

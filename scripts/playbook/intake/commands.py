@@ -62,12 +62,17 @@ def _no_args(spec_usage: str) -> ArgParser:
 
 
 def _approve(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...], str, str | None]:
+    """``/approve [r<N>] [override]``: args are the revision (or '') and, when given, 'override'."""
     if not words:
         return (), "", None
-    match = REVISION.fullmatch(words[0]) if len(words) == 1 else None
-    if match is None:
-        return (), "", "usage: /approve [r<N>] — optionally name the revision you reviewed, e.g. /approve r2"
-    return (match.group(1),), "", None
+    override = words[-1] == "override"
+    rest = words[:-1] if override else words
+    match = REVISION.fullmatch(rest[0]) if len(rest) == 1 else None
+    if (rest and match is None) or len(rest) > 1:
+        return (), "", ("usage: /approve [r<N>] [override] — optionally name the revision you reviewed, e.g. "
+                        "/approve r2; `override` approves stories the readiness check did not pass")
+    revision = match.group(1) if match else ""
+    return ((revision, "override") if override else (revision,)), "", None
 
 
 def _revise(_words: list[str], text: str, limit: int) -> tuple[tuple[str, ...], str, str | None]:
@@ -106,7 +111,8 @@ def _run(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...], st
 
 # The one table: the grammar, the argument checks and the /help text all come from it.
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("approve", "/approve [r<N>]", "approve the current phase (optionally the revision you read)", _approve),
+    CommandSpec("approve", "/approve [r<N>] [override]", "approve the current phase (optionally the revision you "
+                "read; `override` passes a failed readiness check)", _approve),
     CommandSpec("revise", "/revise <what to change>", "regenerate the current phase with your feedback "
                 "(the rest of the comment counts)", _revise),
     CommandSpec("retry", "/retry", "run the current phase again after a failure", _no_args("/retry")),

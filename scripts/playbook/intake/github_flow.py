@@ -162,9 +162,12 @@ def _blob_url(deps: Deps, ws: Workspace) -> str:
 
 def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState | None, *,
                     pull: PullRequest | None = None, failure: tracking.Failure | None = None, notice: str = "") -> None:
+    from playbook.planning import readiness
+
     body = tracking.render(
         state, request=loc.request, branch=loc.branch, title=loc.title, blob_url=_blob_url(deps, ws),
         pr=pull.number if pull else None, run_url=deps.settings.run_url, failure=failure, notice=notice,
+        readiness=readiness.load(ws, state) if state is not None else None,
     )
     if loc.tracking is None:
         loc.tracking = deps.forge.create_comment(loc.issue, body)

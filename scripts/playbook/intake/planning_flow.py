@@ -147,8 +147,17 @@ def _approve(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReq
     current = state.current
     assert current is not None
     args = action.command.args
-    expected = int(args[0].lstrip("r")) if args else None
+    expected = int(args[0].lstrip("r")) if args and args[0] else None
+    override = "override" in args[1:]
     written_at = action.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if current.phase is Phase.STORIES and not override:
+        from playbook.planning import readiness
+
+        refusal = readiness.gate(readiness.load(ws, state))
+        if refusal:
+            reply_once(deps, loc, action.comment_id, f"Not approved — {refusal}.")
+            finish(deps, loc, ws, pull, labels)
+            return 0
     try:
         pipeline.approve(ws, deps.make_planner(), state, approver=action.author, approved_ref=_ref(action),
                          expected_revision=expected, written_at=written_at)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from playbook.errors import PlaybookError
-from playbook.intake.github_flow import Deps, Located, load_request_state, reply_once, require_model_secrets
+from playbook.intake.github_flow import (
+    Deps,
+    Located,
+    finish,
+    load_request_state,
+    reply_once,
+    require_model_secrets,
+)
 from playbook.planning.state import RequestState
 from playbook.ports import PullRequest, Workspace
 
@@ -54,4 +61,6 @@ def on_run(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReque
                f"`/run {name}`{f' on story {story_id}' if story_id else ''}: committed [{result.path.rsplit('/', 1)[-1]}]"
                f"({link}) on `{loc.branch}` — {result.model} ({result.provider}), tokens "
                f"{usage['input_tokens']} / {usage['output_tokens']}, est. ${usage['cost_usd']:.4f}.")
+    if branch_ws.branch == ws.branch:  # e.g. a readiness report changes what the tracking comment shows
+        finish(deps, loc, branch_ws, pull, labels)
     return 0

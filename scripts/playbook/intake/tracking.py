@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from playbook.planning.phases import ALWAYS_ALLOWED, COMMAND_TABLE, Stage
 from playbook.planning.state import RequestState
@@ -61,6 +62,7 @@ def render(
     run_url: str = "",
     failure: Failure | None = None,
     notice: str = "",
+    readiness: Any = None,
 ) -> str:
     """Markdown for the tracking comment; ``blob_url`` is ``{server}/{repo}/blob/{commit}``."""
     from playbook.planning.prompts import render_package_template
@@ -116,6 +118,9 @@ def render(
         phases=phases,
         stories=[{**s, "title": neutralize_for_github(s["title"])} for s in stories],
         graph=graph,
+        readiness=_readiness_view(readiness, blob_url, neutralize_for_github,
+                                  holding=state is not None and state.current is not None
+                                  and state.current.phase.value == "stories"),
         total_tokens=total_tokens,
         total_cost=total_cost,
         failure=failure and Failure(failure.phase, neutralize_for_github(failure.reason),
@@ -128,3 +133,28 @@ def render(
         allowed=" · ".join(allowed),
     )
     return cap(body, BODY_LIMIT)
+
+
+READINESS_LABELS = {
+    "ready": "✅ ready",
+    "ready-with-fixes": "⚠️ ready with fixes",
+    "not-ready": "⛔ not ready",
+    "unknown": "❔ no verdict",
+    "missing": "⏳ not run yet",
+}
+
+
+def _readiness_view(readiness: Any, blob_url: str, neutralize: Any, *, holding: bool) -> dict[str, Any] | None:
+    """The readiness verdict of the stories draft (``planning.readiness.Readiness``) for the template."""
+    if readiness is None:
+        return None
+    label = READINESS_LABELS.get(readiness.verdict, readiness.verdict)
+    if readiness.verdict != "missing" and not readiness.current:
+        label = "⏳ not run on the current draft"
+    return {
+        "label": label,
+        "link": f"{blob_url}/{readiness.path}" if readiness.verdict != "missing" else "",
+        "model": readiness.model,
+        "blockers": [neutralize(b) for b in readiness.blockers],
+        "gate": holding and not readiness.passes,
+    }

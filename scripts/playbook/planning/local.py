@@ -89,13 +89,24 @@ def status(repo: Path) -> RequestState:
     return load_state(s.workspace, s.request)
 
 
-def approve(repo: Path, planner: pipeline.Planner, *, approver: str = "local") -> list[pipeline.StepResult]:
-    """Approve the current draft, then generate the next phase (if any)."""
+def approve(repo: Path, planner: pipeline.Planner, *, approver: str = "local",
+            override: bool = False) -> list[pipeline.StepResult]:
+    """Approve the current draft, then generate the next phase (if any).
+
+    The stories are held by the readiness gate (``planning.readiness``) unless ``override``.
+    """
+    from playbook.planning import readiness
+
     s = session(repo)
     state = load_state(s.workspace, s.request)
     if state.stage is not Stage.AWAITING_APPROVAL:
         raise StateError(f"nothing to approve: the request is {state.stage.value}",
                          fix="`playbook status` shows what is next")
+    refusal = None if override else readiness.gate(readiness.load(s.workspace, state))
+    if refusal:
+        raise StateError(f"not approved: {refusal.replace('`/approve override`', '`playbook approve --override`')}",
+                         fix="`playbook revise \"<feedback>\"`, `playbook skills run check-implementation-readiness`, "
+                         "or `playbook approve --override`")
     results = [pipeline.approve(s.workspace, planner, state, approver=approver, approved_ref="local")]
     state = load_state(s.workspace, s.request)
     if state.current is not None:

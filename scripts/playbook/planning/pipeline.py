@@ -47,6 +47,7 @@ class Planner:
     secrets: tuple[str, ...] = ()
     clock: Callable[[], str] = now_iso
     progress: Callable[[str], None] = lambda message: None
+    readiness_gate: bool = True  # every stories draft is checked by check-implementation-readiness
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,13 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
     else:
         body = clean_markdown(routed.response.text)
     files[current.path] = artifacts.render(meta, body, "phase", source=current.path)
+    if phase == Phase.STORIES and planner.readiness_gate:
+        from playbook.planning import readiness
+
+        path, report = readiness.assess_draft(ws, planner, state, epics_path=current.path,
+                                              epics_text=str(files[current.path]), epics_body=body,
+                                              stories=new_stories, revision=revision)
+        files[path] = report  # the draft and its readiness report land in one commit
 
     verb = "revise" if feedback else "draft"
     message = (f"bmad({state.request}): {verb} {spec.title} r{revision}\n\n"

@@ -17,7 +17,7 @@ repository, which is `playbook dev`'s job: here they can only be rendered (``ren
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from playbook.errors import ArtifactError, SkillError, StateError
@@ -52,7 +52,7 @@ class SkillRun:
     model: str
     provider: str
     usage: dict[str, Any]
-    text: str
+    text: str  # the whole artifact (frontmatter and body)
 
 
 def run_path(request: str, skill: str) -> str:
@@ -155,6 +155,18 @@ def _skill(planner: Planner, name: str) -> Any:
 def run(skill_name: str, ws: Workspace, state: RequestState, planner: Planner, *, story_id: str | None = None,
         trigger: str = "", feedback: str = "") -> SkillRun:
     """Run one skill on its route and commit its output (one commit; an unchanged output commits nothing)."""
+    result = execute(skill_name, ws, state, planner, story_id=story_id, trigger=trigger, feedback=feedback)
+    message = (f"bmad({state.request}): run {result.skill}{f' on story {story_id}' if story_id else ''}\n\n"
+               f"Model: {result.model} ({result.provider}); tokens in/out "
+               f"{result.usage['input_tokens']}/{result.usage['output_tokens']}; est. ${result.usage['cost_usd']:.4f}")
+    sha = ws.commit({result.path: result.text}, message)
+    return replace(result, commit=sha)
+
+
+def execute(skill_name: str, ws: Workspace, state: RequestState, planner: Planner, *, story_id: str | None = None,
+            trigger: str = "", feedback: str = "") -> SkillRun:
+    """Run one skill on its route; the artifact text is returned, not committed (``commit`` is None)."""
+    from playbook.planning import readiness
     from playbook.planning.skills import render_skill
     from playbook.planning.stories import PLAN_SCHEMA, parse_plan
 
@@ -192,13 +204,11 @@ def run(skill_name: str, ws: Workspace, state: RequestState, planner: Planner, *
         meta["story"] = story_id
     if trigger:
         meta["trigger"] = trigger[:100]
+    if skill.name == readiness.SKILL:
+        meta["verdict"], meta["blockers"] = readiness.parse_verdict(body)
     path = run_path(state.request, skill.name)
     text = artifacts.render(meta, body, "skill-run", source=path)
-    message = (f"bmad({state.request}): run {skill.name}{f' on story {story_id}' if story_id else ''}\n\n"
-               f"Model: {routed.response.model} ({routed.response.provider}); tokens in/out "
-               f"{usage['input_tokens']}/{usage['output_tokens']}; est. ${usage['cost_usd']:.4f}")
-    sha = ws.commit({path: text}, message)
-    return SkillRun(skill.name, path, sha, routed.response.model, routed.response.provider, usage, body)
+    return SkillRun(skill.name, path, None, routed.response.model, routed.response.provider, usage, text)
 
 
 def last_trigger(ws: Workspace, request: str, skill: str) -> str | None:
