@@ -69,16 +69,17 @@ def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
     from conftest import node_tool
     from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
     from playbook.delivery.scaffold import render_stack
-    from playbook.demo.reference import DEMO_STACKS
+    from playbook.demo.agents import DEMO_STACKS
 
     claude = node_tool(".bin", "claude")
     if not claude.exists():
         pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
     workdir = tmp_path / "demo"
     stack_dir = workdir / "homelab-apps" / "stacks" / "dns-pihole"
+    dev_dir = workdir / "dev" / "story-1.1-apps" / "checkout" / "stacks" / "dns-pihole"  # the dev job's checkout
     with FakeAnthropicAPI() as api:
         api.script([
-            *[tool_use("Write", {"file_path": str(stack_dir / name), "content": content})
+            *[tool_use("Write", {"file_path": str(dev_dir / name), "content": content})
               for name, content in render_stack("dns-pihole", **DEMO_STACKS["dns-pihole"]).items()],
             text("Wrote the Pi-hole stack."),
         ])

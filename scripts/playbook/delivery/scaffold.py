@@ -157,6 +157,7 @@ def render_stack(
     environment: dict[str, str] | None = None,
     health_path: str = "/",
     exporter: dict[str, Any] | None = None,
+    shared_volumes: list[str] | None = None,
 ) -> dict[str, str]:
     """File name -> content for stacks/<service>/, without touching the disk.
 
@@ -173,6 +174,15 @@ def render_stack(
 
     variables = _variables(environment)
     volume_names = sorted({VOLUME.fullmatch(v)["name"] for v in volumes})  # type: ignore[index]
+    # Volumes another change provides (e.g. an NFS-backed `media` volume the infra story creates on the
+    # host): declared `external`, mounted, and not this stack's to back up (patterns/restic-backup.md, rule 2).
+    shared = list(shared_volumes or [])
+    bad_shared = [v for v in shared if not VOLUME.fullmatch(v)]
+    if bad_shared:
+        from playbook.errors import ValidationError
+
+        raise ValidationError(f"shared volume {bad_shared[0]!r} is not name:/path", fix="e.g. media:/data")
+    shared_names = sorted({VOLUME.fullmatch(v)["name"] for v in shared})  # type: ignore[index]
     sidecar = _exporter_context(service, exporter, environment) if exporter is not None else None
     router = f"traefik.http.routers.{service}"
     labels = [
@@ -212,7 +222,8 @@ def render_stack(
     return {
         "docker-compose.yml": render_package_template(
             "stack/docker-compose.yml.j2", **common, environment=_env_lines(variables),
-            ports=[_q(p) for p in extra_ports], volumes=volumes, volume_names=volume_names,
+            ports=[_q(p) for p in extra_ports], volumes=volumes + shared, volume_names=volume_names,
+            shared_names=shared_names,
             healthcheck=_healthcheck(port, health_path), labels=labels),
         ".env.sample": render_package_template(
             "stack/env.sample.j2", **common, service_host=f"{service}.example.com"),
