@@ -100,6 +100,15 @@ class Harness:
         payload["sender"].update(login=sender, type=sender_type)
         return self.run("issues", payload)
 
+    def labeled_with(self, issue: int, label: str, *, sender: str = "owner") -> int:
+        data = self.github.repos[REPO].issues[issue]
+        payload = self._with_repo(copy.deepcopy(_template("issues.labeled-brief.json")))
+        payload["issue"].update(number=issue, title=data.title, body=data.body)
+        payload["issue"]["labels"] = [dict(payload["label"], name=n) for n in data.labels]
+        payload["label"]["name"] = label
+        payload["sender"].update(login=sender, type="User")
+        return self.run("issues", payload)
+
     def comment(self, issue: int, body: str, *, author: str = "owner", author_type: str = "User",
                 created_at: str | None = None, comment_id: int | None = None) -> int:
         comment_id = comment_id or self.github.add_comment(REPO, issue, body, author, author_type)

@@ -255,3 +255,13 @@ def test_actionlint_runner_reports_problems(tmp_path):
     done = policy.run_actionlint(bad)
     assert done.returncode == 1
     assert "potentially untrusted" in done.stdout
+
+
+def test_quick_change_form_applies_the_quick_label_and_the_phase_workflow_runs_for_it():
+    check = policy.run_check_jsonschema("vendor.github-issue-forms", ISSUE_TEMPLATES / "bmad-quick.yml")
+    assert check.returncode == 0, check.stdout + check.stderr
+    form = yaml.safe_load((ISSUE_TEMPLATES / "bmad-quick.yml").read_text(encoding="utf-8"))
+    assert form["labels"] == ["bmad:quick"]
+    job = workflow("bmad-phase.yml")["jobs"]["phase"]
+    assert "contains(github.event.issue.labels.*.name, 'bmad:quick')" in condition(job)
+    assert "github.event.label.name == 'bmad:quick'" in condition(job)

@@ -91,3 +91,17 @@ def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
     assert "Claude Code CLI:" in result.output and "result success" in result.output
     assert (stack_dir / "docker-compose.yml").is_file()
     assert "git revert" in result.output
+
+
+def test_plan_quick_drafts_the_stories_directly(playbook_checkout):
+    repo = playbook_checkout
+    runner = CliRunner()
+    result = runner.invoke(cli, ["plan", "Bump Pi-hole to 2024.07.0", "--quick", "--repo", str(repo)])
+    assert result.exit_code == 0, result.output
+    assert "stories: r1 committed" in result.output
+    data = json.loads(runner.invoke(cli, ["status", "--json", "--repo", str(repo)]).output)
+    assert [p["status"] for p in data["phases"]] == ["skipped", "skipped", "skipped", "draft"]
+    result = runner.invoke(cli, ["approve", "--repo", str(repo)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(runner.invoke(cli, ["status", "--json", "--repo", str(repo)]).output)
+    assert data["stage"] == "complete"

@@ -46,11 +46,13 @@ def _echo_step(result) -> None:  # type: ignore[no-untyped-def]
 @click.argument("request")
 @_repo_option
 @_offline_option
-def plan(request: str, repo: Path, offline: bool | None) -> int:
-    """Start REQUEST on a new bmad/<id>-<slug> branch and draft the Product Brief."""
+@click.option("--quick", is_flag=True, help="The quick flow for a small change: one quick spec (the stories), "
+              "no brief, PRD or architecture.")
+def plan(request: str, repo: Path, offline: bool | None, quick: bool) -> int:
+    """Start REQUEST on a new bmad/<id>-<slug> branch and draft the Product Brief (or, --quick, the quick spec)."""
     from playbook.planning import local
 
-    result = local.plan(repo.resolve(), request, _planner(repo, offline))
+    result = local.plan(repo.resolve(), request, _planner(repo, offline), flow="quick" if quick else "full")
     _echo_step(result)
     click.echo(f"next: review {result.files[-1] if result.files else 'the brief'}, then `playbook approve` "
                "or `playbook revise \"<feedback>\"`")

@@ -41,9 +41,13 @@ def on_start(action: Any, deps: Deps) -> int:
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
-    if issue.state != "open" or issue.locked or "bmad:brief" not in issue.labels:
-        deps.log(f"issue #{issue.number} is closed, locked or no longer labeled bmad:brief; nothing to do")
+    from playbook.planning.phases import QUICK_LABEL
+
+    if issue.state != "open" or issue.locked or not {"bmad:brief", QUICK_LABEL} & set(issue.labels):
+        deps.log(f"issue #{issue.number} is closed, locked or no longer labeled bmad:brief or {QUICK_LABEL}; "
+                 "nothing to do")
         return 0
+    flow = "quick" if QUICK_LABEL in issue.labels and "bmad:brief" not in issue.labels else "full"
     sender = getattr(action, "sender", "") or issue.author
     sender_type = getattr(action, "sender_type", "User") or "User"
     decision = authorize(deps, sender, sender_type)
@@ -64,7 +68,7 @@ def on_start(action: Any, deps: Deps) -> int:
     body, truncated = clean_untrusted(issue.body or "", deps.config.limits.request_chars)
     try:
         pipeline.start(ws, deps.make_planner(), request=loc.request, issue=issue.number, title=title, body=body,
-                       source="github", truncated=truncated, trigger=f"issue:{issue.number}")
+                       source="github", truncated=truncated, trigger=f"issue:{issue.number}", flow=flow)
     except PlaybookError as exc:
         finish(deps, loc, ws, pull, issue.labels, failure=failure_from(SPEC[Phase.BRIEF].title, exc))
         deps.log(f"brief failed: {exc}")
@@ -93,9 +97,10 @@ def on_command(action: Any, deps: Deps) -> int:
     ws, pull = workspace_for(deps, loc)
     state = load_request_state(ws, loc)
     if state is None:
-        if command.name in ("retry",) and "bmad:brief" in issue.labels:
+        if command.name in ("retry",) and {"bmad:brief", "bmad:quick"} & set(issue.labels):
             return on_start(_StartFromCommand(issue.number, action.author, action.author_type), deps)
-        reply_once(deps, loc, action.comment_id, "There is no request on this issue yet: add the `bmad:brief` label.")
+        reply_once(deps, loc, action.comment_id, "There is no request on this issue yet: add the `bmad:brief` label "
+                   "(or `bmad:quick` for a small change).")
         return 0
     outcome = command_outcome(command.name, state.stage)
     return COMMAND_HANDLERS.get(outcome, _refuse)(action, deps, loc, ws, pull, state, issue.labels)

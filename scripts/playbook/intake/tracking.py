@@ -13,7 +13,7 @@ MARKER_PREFIX = "<!-- bmad-tracking:v1"
 MARKER_RE = re.compile(r"<!-- bmad-tracking:v1 request=(?P<request>[0-9]+-[a-z0-9-]+) branch=(?P<branch>bmad/[0-9]+-[a-z0-9-]+) -->")
 BODY_LIMIT = 60_000
 
-ICONS = {"approved": "✅", "draft": "📝", None: "⏳"}
+ICONS = {"approved": "✅", "draft": "📝", "skipped": "➖", None: "⏳"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def render(
     if state is not None:
         for p in state.phases:
             usage = p.usage
-            status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval"}.get(
+            status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval",
+                      "skipped": "not part of the quick flow"}.get(
                 p.status or "", "not started")
             phases.append({
                 "icon": ICONS.get(p.status, "⏳"),

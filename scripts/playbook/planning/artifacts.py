@@ -133,6 +133,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "created": _TIMESTAMP,
             "status": {"enum": ["active", "cancelled"]},
             "truncated": {"type": "boolean"},
+            "flow": {"enum": ["full", "quick"]},
         },
     },
     "phase": {

@@ -58,8 +58,8 @@ def _next_local_id(repo: Path) -> int:
     return max(used, default=0) + 1
 
 
-def plan(repo: Path, text: str, planner: pipeline.Planner) -> pipeline.StepResult:
-    """Create branch bmad/<id>-<slug> from HEAD and run the Product Brief on it."""
+def plan(repo: Path, text: str, planner: pipeline.Planner, *, flow: str = "full") -> pipeline.StepResult:
+    """Create branch bmad/<id>-<slug> from HEAD and run the Product Brief (quick flow: the quick spec) on it."""
     from playbook.sanitize import clean_untrusted, slugify
 
     if gitlib.head(repo) is None:
@@ -73,7 +73,7 @@ def plan(repo: Path, text: str, planner: pipeline.Planner) -> pipeline.StepResul
     gitlib.git(repo, "switch", "-q", "-c", branch)
     ws = gitlib.GitWorkspace(repo, branch)
     return pipeline.start(ws, planner, request=request, issue=None, title=title, body=body, source="local",
-                          truncated=truncated)
+                          truncated=truncated, flow=flow)
 
 
 def session(repo: Path) -> Session:

@@ -114,7 +114,7 @@ def assess_draft(ws: Workspace, planner: Any, state: RequestState, *, epics_path
 def load(ws: Workspace, state: RequestState) -> Readiness | None:
     """The committed report and whether it judged the current stories draft; None before any draft."""
     stories = state.phase(Phase.STORIES)
-    if not stories.exists:
+    if not stories.exists or state.flow == "quick":  # the quick flow has no PRD or architecture to check
         return None
     path = report_path(state.request)
     text = ws.read(path)

@@ -7,7 +7,7 @@ from typing import Any
 
 from playbook.errors import StateError
 from playbook.planning import artifacts
-from playbook.planning.phases import ORDER, SPEC, Phase, Stage, next_phase
+from playbook.planning.phases import ORDER, QUICK_SKIPPED, SPEC, Phase, Stage, next_phase
 from playbook.ports import Workspace
 
 
@@ -30,7 +30,7 @@ class PhaseState:
 
     @property
     def approved(self) -> bool:
-        return self.status == "approved"
+        return self.status in ("approved", "skipped")  # skipped: not part of the quick flow
 
     @property
     def title(self) -> str:
@@ -47,6 +47,7 @@ class RequestState:
     created: str
     phases: tuple[PhaseState, ...]
     stories: tuple[artifacts.Story, ...]
+    flow: str = "full"  # "quick": label bmad:quick, the Epics & Stories phase only (phases.QUICK_SKIPPED)
 
     def phase(self, phase: Phase) -> PhaseState:
         return next(p for p in self.phases if p.phase == phase)
@@ -101,9 +102,13 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
         raise StateError(f"no request {request!r} on branch {workspace.branch}",
                          fix="start the request first (label the issue bmad:brief, or `playbook plan`)")
     meta, body = artifacts.parse(text, "request", source=req_path)
+    flow = meta.get("flow", "full")
     phases = []
     for phase in ORDER:
         path = phase_path(request, phase)
+        if flow == "quick" and phase in QUICK_SKIPPED:
+            phases.append(PhaseState(phase, path, exists=False, status="skipped"))
+            continue
         doc = workspace.read(path)
         if doc is None:
             phases.append(PhaseState(phase, path, exists=False))
@@ -147,4 +152,5 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
         created=meta["created"],
         phases=tuple(phases),
         stories=tuple(stories),
+        flow=flow,
     )
