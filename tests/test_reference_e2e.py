@@ -173,6 +173,14 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert deployed["event_type"] == "bmad-deployed"
     assert h.repository_dispatch("bmad-deployed", deployed["client_payload"]) == 0
     assert "status: done" in fake_github.files_at(REPO, "main")[story_path]
+    # the dev run's spend travelled back with the report and is in the request's ledger
+    from playbook.planning import artifacts as story_artifacts
+
+    spent = deployed["client_payload"]["dev_usage"]
+    story_meta = story_artifacts.parse(fake_github.files_at(REPO, "main")[story_path], "story", source=story_path)[0]
+    assert spent["input_tokens"] > 0 and story_meta["dev_usage"][0]["cost_usd"] == spent["cost_usd"]
+    tracking = next(c for c in fake_github.comments(REPO, issue) if c.startswith("<!-- bmad-tracking"))
+    assert "| Dev runs (target repos) | | 1 run | Claude Code |" in tracking
 
     # 7. a bad change is undone with `git revert` of the merge commit: the previous tree comes back
     history = tmp_path / "apps-history"

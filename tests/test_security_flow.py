@@ -34,7 +34,7 @@ def no_backoff(monkeypatch):
     from playbook.adapters import github as adapter
 
     shipped = adapter._budget_retry
-    monkeypatch.setattr(adapter, "_budget_retry", lambda budget, _factor: shipped(budget, 0))
+    monkeypatch.setattr(adapter, "_budget_retry", lambda budget, _factor, *rest: shipped(budget, 0, *rest))
 
 
 # --------------------------------------------------------------------------- helpers

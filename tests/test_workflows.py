@@ -16,7 +16,7 @@ WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
 ISSUE_TEMPLATES = REPO_ROOT / ".github" / "ISSUE_TEMPLATE"
 EXPECTED = {"bmad-phase.yml", "bmad-command.yml", "bmad-dispatch.yml", "bmad-deployed.yml",
-            "bmad-reconcile.yml", "bmad-dev.yml", "ci.yml"}
+            "bmad-reconcile.yml", "bmad-dev.yml", "bmad-drift.yml", "ci.yml"}
 
 
 def workflow(name: str) -> dict:
@@ -265,3 +265,11 @@ def test_quick_change_form_applies_the_quick_label_and_the_phase_workflow_runs_f
     job = workflow("bmad-phase.yml")["jobs"]["phase"]
     assert "contains(github.event.issue.labels.*.name, 'bmad:quick')" in condition(job)
     assert "github.event.label.name == 'bmad:quick'" in condition(job)
+
+
+def test_drift_runs_daily_and_by_hand_with_read_only_contents():
+    doc = workflow("bmad-drift.yml")
+    assert set(doc["on"]) == {"schedule", "workflow_dispatch"}
+    (job,) = doc["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    assert [s["run"] for s in job["steps"] if "run" in s][-1] == "playbook drift --issue"

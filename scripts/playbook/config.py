@@ -63,6 +63,8 @@ _SCHEMA: dict[str, Any] = {
                 "request_chars": {"type": "integer", "minimum": 100},
                 "model_timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
                 "model_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+                "max_output_tokens": {"type": "integer", "minimum": 1024, "maximum": 65536},
+                "max_answer_chars": {"type": "integer", "minimum": 1000, "maximum": 900000},
             },
         },
         "targets": {
@@ -120,6 +122,10 @@ class Limits:
     request_chars: int
     model_timeout_seconds: float
     model_attempts: int
+    # Optional (older playbook.yaml files keep working): the output budget a truncated answer is
+    # retried with, and the size above which an answer is refused rather than committed.
+    max_output_tokens: int = 32768
+    max_answer_chars: int = 400_000
 
 
 @dataclass(frozen=True)

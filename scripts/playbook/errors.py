@@ -15,10 +15,12 @@ a retry can help; only the CLI maps them to exit codes.
     │   ├── ModelUnavailableError            provider not installed / not authenticated (fallback may help)
     │   ├── QuotaExhaustedError              429 / quota (fallback may help)
     │   └── ModelOutputError                 the model answered without usable content
+    │       └── ModelTruncatedError          the answer stopped at the output budget (MAX_TOKENS)
     ├── ForgeError                           a GitHub call failed
     │   ├── ForgePermissionError             403 for a missing scope or repository setting
     │   ├── RateLimitedError                 the rate limit resets after the job budget
     │   └── NotFoundError                    404 / 410
+    ├── PortainerError                       the Portainer API failed (drift reports it and goes on)
     ├── GitError                             a local git command failed
     ├── ProcessError                         any other subprocess failed (prints cmd, code, output)
     └── PolicyError                          generated changes broke the diff or pattern policy
@@ -100,6 +102,19 @@ class ModelOutputError(ModelError):
     """The model answered, but nothing usable came back (blocked, empty, invalid)."""
 
 
+class ModelTruncatedError(ModelOutputError):
+    """The answer stopped at its output budget; a larger budget may help. ``budget`` is the budget
+    it stopped at; ``input_tokens``/``output_tokens`` what the discarded attempt spent."""
+
+    def __init__(self, message: str, *, budget: int, model: str = "", input_tokens: int = 0, output_tokens: int = 0,
+                 fix: str | None = None) -> None:
+        self.budget = budget
+        self.model = model
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        super().__init__(message, fix=fix)
+
+
 class ForgeError(PlaybookError):
     pass
 
@@ -113,6 +128,10 @@ class RateLimitedError(ForgeError):
 
 
 class NotFoundError(ForgeError):
+    pass
+
+
+class PortainerError(PlaybookError):
     pass
 
 

@@ -48,6 +48,7 @@ class ModelResponse:
     model: str
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
+    usage_known: bool = True  # False when the provider reported no usage: shown as unknown, never $0
 
 
 @runtime_checkable
@@ -111,6 +112,11 @@ class Comment:
     author_type: str  # "User" | "Bot" | "Organization"
     created_at: datetime
     html_url: str
+    updated_at: datetime | None = None  # later than created_at once someone edited the comment
+
+    @property
+    def edited(self) -> bool:
+        return self.updated_at is not None and self.updated_at > self.created_at
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,16 @@ class Forge(Protocol):
 
     def create_comment(self, issue: int, body: str) -> Comment: ...
 
+    def get_comment(self, comment_id: int) -> Comment: ...
+
     def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def add_reaction(self, comment_id: int, content: str) -> int:
+        """React to an issue comment as this token's identity; returns the reaction id (an existing
+        identical reaction is returned, not duplicated)."""
+        ...
+
+    def delete_reaction(self, comment_id: int, reaction_id: int) -> None: ...
 
     def ensure_labels(self, specs: list[LabelSpec]) -> None: ...
 
@@ -184,3 +199,39 @@ class Forge(Protocol):
     def pull_files(self, number: int) -> list[str]: ...
 
     def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None: ...
+
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """Issues (not pull requests) carrying ``label``, oldest first."""
+        ...
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue: ...
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None: ...
+
+
+# --------------------------------------------------------------------------- Portainer
+
+
+@dataclass(frozen=True)
+class PortainerStack:
+    """One stack as Portainer's ``GET /api/stacks`` describes it (portainer.Stack)."""
+
+    id: int
+    name: str
+    status: int  # 1 active, 2 inactive
+    endpoint_id: int
+    git_url: str = ""
+    git_ref: str = ""
+    git_config_path: str = ""
+    git_hash: str = ""  # GitConfig.ConfigHash: the commit the stack was deployed from
+
+
+@runtime_checkable
+class Portainer(Protocol):
+    """Read-only view of a Portainer instance (drift detection)."""
+
+    url: str
+
+    def list_stacks(self) -> list[PortainerStack]:
+        """Raise ConfigError for a bad URL or token, PortainerError when Portainer answers with an error."""
+        ...

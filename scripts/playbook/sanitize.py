@@ -4,7 +4,8 @@ Three directions, three functions:
 
 * ``strip_hidden`` — untrusted text (issue bodies, comments) on its way to a model. Removes what a
   human reader of the rendered issue cannot see (HTML comments, zero-width and bidi controls, Unicode
-  tag characters, image alt text, ``title=`` attributes), so the model reads what the owner read.
+  tag characters, variation-selector runs, markdown link reference definitions, image alt text,
+  ``title=`` attributes), so the model reads what the owner read.
 * ``neutralize_for_github`` — model or user text inside a comment, PR body or commit the bot writes.
   Mentions, closing keywords, slash commands, script links and raw HTML lose their effect; the words
   stay readable. The neutraliser is a ZERO WIDTH SPACE (U+200B): GitHub renders it as nothing, does
@@ -29,10 +30,22 @@ GITHUB_BODY_LIMIT = 65536
 
 # Characters a reader never sees: zero-width (incl. word joiner, soft hyphen, Mongolian vowel
 # separator), bidi embeddings/overrides/isolates and marks, Unicode tag characters, C0 controls other
-# than \n and \t, DEL and the C1 block.
+# than \n and \t, DEL and the C1 block, the Mongolian free variation selectors.
 _INVISIBLE = re.compile(
-    "[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u061c\u202a-\u202e\u2066-\u2069"
+    "[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180b-\u180f\u061c\u202a-\u202e\u2066-\u2069"
     "\U000e0000-\U000e007f\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+# Variation selectors (VS1-16, VS17-256). One VS15/VS16 right after a visible character picks text or
+# emoji presentation ("🛡️") and stays; every other selector, and every run of them, renders as nothing
+# and can carry a hidden payload (one byte per selector), so it goes.
+_VARIATION_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]+")
+_PRESENTATION = frozenset({"\ufe0e", "\ufe0f"})
+# A link reference definition (``[label]: url "title"``, e.g. the ``[//]: # (…)`` comment idiom)
+# never renders; footnotes (``[^1]: …``) do, so they stay.
+_LINK_REFDEF = re.compile(
+    r"^[ ]{0,3}\[(?!\^)(?:[^\]\n\\]|\\.){1,999}\]:[ \t]*(?:<[^>\n]*>|[^\s<]\S*)"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*(?:\n|\Z)",
+    re.MULTILINE,
 )
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _MD_IMAGE_ALT = re.compile(r"!\[[^\]\n]{0,2000}\](?=[(\[])")
@@ -56,6 +69,15 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _strip_variation_selectors(text: str) -> str:
+    def keep(match: re.Match[str]) -> str:
+        run, start = match.group(0), match.start()
+        visible_before = start > 0 and not text[start - 1].isspace()
+        return run if run in _PRESENTATION and visible_before else ""
+
+    return _VARIATION_RUN.sub(keep, text)
+
+
 def strip_hidden(text: str) -> str:
     """Remove what the rendered issue hides from a human, keeping the visible words.
 
@@ -65,16 +87,19 @@ def strip_hidden(text: str) -> str:
     """
     text = _normalise_newlines(text)
     text = _INVISIBLE.sub("", text)
+    text = _strip_variation_selectors(text)
     previous = None
     while previous != text:
         previous = text
         text = _HTML_COMMENT.sub("", text)
+    text = _LINK_REFDEF.sub("", text)
     text = _MD_IMAGE_ALT.sub("![]", text)
     text = _MD_LINK_TITLE.sub(r"\1)", text)
     text = _HTML_TAG.sub(lambda m: _HIDDEN_ATTR.sub("", m.group(0)), text)
     text = _NUMERIC_ENTITY.sub(_decode_printable_entity, text)
     # Decoded entities may have produced new hidden content; one more pass settles it.
     text = _INVISIBLE.sub("", text)
+    text = _strip_variation_selectors(text)
     previous = None
     while previous != text:
         previous = text

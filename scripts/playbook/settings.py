@@ -32,6 +32,8 @@ class Settings:
     claude_bin: str = ""
     dispatch_token: str = ""
     playbook_token: str = ""
+    portainer_url: str = ""
+    portainer_token: str = ""
     offline: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -59,6 +61,8 @@ class Settings:
             claude_bin=get("PLAYBOOK_CLAUDE_BIN"),
             dispatch_token=get("BMAD_DISPATCH_TOKEN"),
             playbook_token=get("BMAD_PLAYBOOK_TOKEN"),
+            portainer_url=get("PORTAINER_URL").rstrip("/"),
+            portainer_token=get("PORTAINER_API_TOKEN"),
             offline=get("PLAYBOOK_OFFLINE").lower() in {"1", "true", "yes"},
             extra={k: v for k, v in environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}},
         )
@@ -84,6 +88,7 @@ class Settings:
             self.claude_oauth_token,
             self.dispatch_token,
             self.playbook_token,
+            self.portainer_token,
         ]
         return [v for v in values if v]
 

@@ -15,6 +15,7 @@ from playbook.errors import (
     ConfigError,
     MissingSecretError,
     ModelOutputError,
+    ModelTruncatedError,
     ModelUnavailableError,
     PlaybookError,
     QuotaExhaustedError,
@@ -242,12 +243,26 @@ def test_truncated_json_is_an_output_error(fake_gemini: FakeGemini) -> None:
         make_model(fake_gemini).generate(make_request(json_schema=SCHEMA))
 
 
-def test_truncated_plain_text_is_still_an_answer(fake_gemini: FakeGemini) -> None:
-    fake_gemini.enqueue_text("# Brief\n\nThe first half", finish_reason="MAX_TOKENS")
+def test_truncated_plain_text_is_refused_not_an_answer(fake_gemini: FakeGemini) -> None:
+    """A document that stopped at the output budget is half-written: never handed on to be committed."""
+    fake_gemini.enqueue_text("# Brief\n\nThe first half", finish_reason="MAX_TOKENS", input_tokens=50,
+                             output_tokens=8192)
+
+    with pytest.raises(ModelTruncatedError, match="cut off at the 8192-token output limit") as info:
+        make_model(fake_gemini).generate(make_request())
+
+    assert (info.value.budget, info.value.input_tokens, info.value.output_tokens) == (8192, 50, 8192)
+    assert "limits.max_output_tokens" in str(info.value) and "/retry" in str(info.value)
+
+
+def test_missing_usage_metadata_is_reported_as_unknown(fake_gemini: FakeGemini) -> None:
+    body = {"candidates": [{"content": {"role": "model", "parts": [{"text": "# Brief"}]}, "finishReason": "STOP",
+                            "index": 0}]}
+    fake_gemini.enqueue(200, body)
 
     response = make_model(fake_gemini).generate(make_request())
 
-    assert response.finish_reason == "MAX_TOKENS"
+    assert response.text == "# Brief" and response.usage_known is False
 
 
 def test_unparseable_json_is_an_output_error(fake_gemini: FakeGemini) -> None:

@@ -375,3 +375,24 @@ def test_token_never_appears_in_errors_or_reprs(fake: FakeGitHub, forge: GitHubF
 def test_empty_token_is_a_missing_secret() -> None:
     with pytest.raises(ConfigError, match="GITHUB_TOKEN"):
         GitHubForge(REPO, "")
+
+
+@pytest.mark.parametrize(("method", "path", "call", "requests"), [
+    ("GET", r"/issues/\d+$", lambda f, n: f.get_issue(n), 3),  # waits 0.4 s twice (0.8 <= 1), then stops
+    ("POST", r"/issues/\d+/comments$", lambda f, n: f.create_comment(n, "x"), 1),  # a POST is never retried
+])
+def test_secondary_rate_limit_without_retry_after_stays_within_the_budget(fake: FakeGitHub, method, path, call,
+                                                                          requests) -> None:
+    """GitHub asks for >= 60 s when it sends no Retry-After; all waits of one call stay inside the budget,
+    and the failure names the rate limit, never a permission."""
+    forge = GitHubForge(REPO, CANARY, base_url=fake.url, max_wait_seconds=1, backoff_factor=0,
+                        secondary_wait_seconds=0.4)
+    number = fake.add_issue(REPO, "t", "")
+    fake.inject_rate_limit(method, path, primary=False, retry_after=None, times=10)
+    with pytest.raises(RateLimitedError) as info:
+        call(forge, number)
+    assert not isinstance(info.value, ForgePermissionError)
+    message = str(info.value)
+    assert "secondary rate limit" in message and "budget" in message and "permissions:" not in message
+    assert "write" not in message
+    assert fake.count(method, f"/issues/{number}") == requests

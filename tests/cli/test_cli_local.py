@@ -28,11 +28,22 @@ def test_plan_revise_approve_status(playbook_checkout):
     assert "approve" in data["allowed"]
 
 
-def test_status_outside_a_request_branch_names_the_fix(playbook_checkout):
+def test_status_on_the_default_branch_names_the_next_step(playbook_checkout):
+    # Formerly an error; on the default branch `status` now says what works there (issue: first run).
     repo = playbook_checkout
     result = CliRunner().invoke(cli, ["status", "--repo", str(repo)])
-    assert result.exit_code != 0
-    assert "playbook plan" in str(result.exception) or "playbook plan" in result.output
+    assert result.exit_code == 0, result.output
+    assert "no request is checked out" in result.output and 'playbook plan "<request>"' in result.output
+    data = json.loads(CliRunner().invoke(cli, ["status", "--json", "--repo", str(repo)]).output)
+    assert data["request"] is None and data["allowed"] == ["plan", "list"]
+
+
+def test_outside_a_git_repository_every_command_names_the_fix(tmp_path):
+    for argv in (["plan", "Deploy Jellyfin"], ["status"], ["approve"], ["revise", "x"], ["list"]):
+        result = CliRunner().invoke(cli, [*argv, "--repo", str(tmp_path)])
+        assert result.exit_code != 0
+        assert "is not inside a git repository" in str(result.exception)
+        assert "PLAYBOOK_DIR" in str(result.exception)
 
 
 def test_demo_end_to_end(tmp_path, repo_root, monkeypatch):

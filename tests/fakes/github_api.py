@@ -74,6 +74,7 @@ class _Comment:
     author: tuple[str, str]
     created_at: datetime
     updated_at: datetime
+    reactions: dict[int, tuple[str, tuple[str, str]]] = field(default_factory=dict)  # id -> (content, user)
 
 
 @dataclass
@@ -260,9 +261,14 @@ class FakeGitHub:
             r.issues[number] = _Issue(number, title, body, (author, "User"), list(labels), self._now())
             return number
 
-    def add_comment(self, repo: str, issue: int, body: str, author: str, author_type: str = "User") -> int:
+    def add_comment(self, repo: str, issue: int, body: str, author: str, author_type: str = "User",
+                    created_at: datetime | None = None) -> int:
+        """A comment written by a person (``created_at``: when, if the test needs a real time)."""
         with self._lock:
-            return self._add_comment(self.repos[repo], issue, body, (author, author_type)).id
+            comment = self._add_comment(self.repos[repo], issue, body, (author, author_type))
+            if created_at is not None:
+                comment.created_at = comment.updated_at = created_at.replace(microsecond=0)
+            return comment.id
 
     def set_permission(self, repo: str, user: str, perm: str) -> None:
         if perm not in _PERMISSION_FIELD:
@@ -316,6 +322,19 @@ class FakeGitHub:
     def comments(self, repo: str, issue: int) -> list[str]:
         r = self.repos[repo]
         return [c.body for c in sorted(r.comments.values(), key=lambda c: c.id) if c.issue == issue]
+
+    def reactions(self, repo: str, comment_id: int) -> list[tuple[str, str]]:
+        """(content, login) of every reaction on a comment, oldest first."""
+        with self._lock:
+            comment = self.repos[repo].comments[comment_id]
+            return [(content, who[0]) for _, (content, who) in sorted(comment.reactions.items())]
+
+    def edit_comment_body(self, repo: str, comment_id: int, body: str) -> None:
+        """A person edits their comment (``updated_at`` moves)."""
+        with self._lock:
+            comment = self.repos[repo].comments[comment_id]
+            comment.body = body
+            comment.updated_at = max(self._now(), comment.created_at + timedelta(seconds=1))
 
     def labels(self, repo: str, issue: int | None = None) -> list[str]:
         """Labels on an issue, or every label of the repo when ``issue`` is None."""
@@ -521,10 +540,17 @@ class FakeGitHub:
         table = [
             ("GET", "/repos/{owner}/{repo}", self._get_repo),
             ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", self._get_permission),
+            ("GET", "/repos/{owner}/{repo}/issues", self._list_issues),
+            ("POST", "/repos/{owner}/{repo}/issues", self._create_issue),
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", self._get_issue),
+            ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", self._update_issue),
             ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._list_comments),
             ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", self._create_comment),
+            ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._get_comment),
             ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", self._edit_comment),
+            ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", self._create_reaction),
+            ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}",
+             self._delete_reaction),
             ("GET", "/repos/{owner}/{repo}/labels", self._list_labels),
             ("POST", "/repos/{owner}/{repo}/labels", self._create_label),
             ("PATCH", "/repos/{owner}/{repo}/labels/{name}", self._update_label),
@@ -824,6 +850,42 @@ class FakeGitHub:
     def _get_issue(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
         return 200, self._issue_json(repo, self._issue(repo, params["issue_number"]))
 
+    def _list_issues(self, repo: _Repo, query: dict, **_: Any) -> tuple:
+        state = (query.get("state") or ["open"])[0]
+        wanted = {n.lower() for n in (query.get("labels") or [""])[0].split(",") if n}
+        items = [self._issue_json(repo, i) for _, i in sorted(repo.issues.items())
+                 if (state == "all" or i.state == state) and wanted <= {n.lower() for n in i.labels}]
+        if (query.get("direction") or ["desc"])[0] == "desc":
+            items.reverse()
+        chunk, links = self._paginate(items, query, f"/repos/{repo.full_name}/issues")
+        return 200, chunk, links
+
+    def _create_issue(self, repo: _Repo, payload: dict, token: str, **_: Any) -> tuple:
+        title = payload.get("title")
+        if not isinstance(title, str) or not title:
+            raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}])
+        body = payload.get("body") or ""
+        if not isinstance(body, str) or len(body) > 65536:
+            raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "invalid", "field": "body"}])
+        labels = [str(n) for n in payload.get("labels") or []]
+        for name in labels:
+            self._ensure_label(repo, name)
+        number = self._take_number(repo)
+        repo.issues[number] = _Issue(number, title, body, self._actor(token), labels, self._now())
+        return 201, self._issue_json(repo, repo.issues[number])
+
+    def _update_issue(self, repo: _Repo, params: dict[str, str], payload: dict, **_: Any) -> tuple:
+        issue = self._issue(repo, params["issue_number"])
+        if "body" in payload:
+            if not isinstance(payload["body"], str) or len(payload["body"]) > 65536:
+                raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "invalid", "field": "body"}])
+            issue.body = payload["body"]
+        if "state" in payload:
+            if payload["state"] not in ("open", "closed"):
+                raise ApiError(422, "Validation Failed", [{"resource": "Issue", "code": "invalid", "field": "state"}])
+            issue.state = payload["state"]
+        return 200, self._issue_json(repo, issue)
+
     def _list_comments(self, repo: _Repo, params: dict[str, str], query: dict, **_: Any) -> tuple:
         issue = self._issue(repo, params["issue_number"])
         items = [self._comment_json(repo, c) for c in sorted(repo.comments.values(), key=lambda c: c.id)
@@ -842,6 +904,12 @@ class FakeGitHub:
         comment = self._add_comment(repo, issue.number, body, self._actor(token))
         return 201, self._comment_json(repo, comment)
 
+    def _get_comment(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None:
+            raise ApiError(404, "Not Found")
+        return 200, self._comment_json(repo, comment)
+
     def _edit_comment(self, repo: _Repo, params: dict[str, str], payload: dict, **_: Any) -> tuple:
         comment = repo.comments.get(self._int(params["comment_id"]))
         if comment is None:
@@ -852,6 +920,33 @@ class FakeGitHub:
         comment.body = body
         comment.updated_at = self._now()
         return 200, self._comment_json(repo, comment)
+
+    REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+    def _create_reaction(self, repo: _Repo, params: dict[str, str], payload: dict, token: str, **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None:
+            raise ApiError(404, "Not Found")
+        content = payload.get("content")
+        if content not in self.REACTIONS:
+            raise ApiError(422, "Validation Failed", [{"resource": "Reaction", "code": "invalid", "field": "content"}])
+        who = self._actor(token)
+        for rid, (have, user) in comment.reactions.items():
+            if have == content and user == who:  # GitHub answers 200 with the existing reaction
+                return 200, self._reaction_json(rid, content, who)
+        rid = self._next_id()
+        comment.reactions[rid] = (content, who)
+        return 201, self._reaction_json(rid, content, who)
+
+    def _delete_reaction(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
+        comment = repo.comments.get(self._int(params["comment_id"]))
+        if comment is None or comment.reactions.pop(self._int(params["reaction_id"]), None) is None:
+            raise ApiError(404, "Not Found")
+        return 204, None
+
+    def _reaction_json(self, rid: int, content: str, who: tuple[str, str]) -> dict[str, Any]:
+        return {"id": rid, "node_id": f"REA_{rid}", "user": self._user(who), "content": content,
+                "created_at": self._stamp(self._now())}
 
     def _list_labels(self, repo: _Repo, query: dict, **_: Any) -> tuple:
         items = [self._label_json(repo, label) for label in repo.labels.values()]

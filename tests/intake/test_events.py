@@ -503,3 +503,27 @@ def test_missing_or_invalid_event_is_a_config_error(monkeypatch: pytest.MonkeyPa
 def test_event_command_is_registered_lazily() -> None:
     command = cli.get_command(click.Context(cli), "event")
     assert command is not None and command.name == "event"
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ("[" * 200_000 + "]" * 200_000, "nests deeper than 64 levels"),  # past the interpreter's recursion limit
+    ('{"a":' * 100 + "1" + "}" * 100, "nests deeper than 64 levels"),  # parses, but no GitHub payload is this deep
+    ('{"issue": "' + "x" * 4096 + '"}', "larger than 2048 bytes"),
+])
+def test_over_deep_or_oversized_event_file_is_refused_without_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        document: str, message: str) -> None:
+    from playbook.cli import event as event_cli
+    from playbook.cli import main
+
+    monkeypatch.setattr(event_cli, "MAX_EVENT_BYTES", 2048 if "xxxx" in document else event_cli.MAX_EVENT_BYTES)
+    event_file = tmp_path / "event.json"
+    event_file.write_text(document, encoding="utf-8")
+    monkeypatch.setenv("PLAYBOOK_DIR", str(tmp_path))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "issue_comment")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event_file))
+    with pytest.raises(SystemExit) as exited:
+        main(["event", "--dry-run"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 3
+    assert message in err and "fix: point GITHUB_EVENT_PATH" in err and "Traceback" not in err

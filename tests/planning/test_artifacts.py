@@ -70,8 +70,24 @@ def test_every_field_problem_is_listed():
     with pytest.raises(ArtifactError) as exc:
         artifacts.parse(text, "story", source="story.md")
     message = str(exc.value)
-    for needle in ("status", "target", "extra", "epic"):
+    for needle in ("status", "target", "epic"):
         assert needle in message
+    assert "extra" not in message  # a key a person added to a story is kept and ignored (below)
+    request = "---\n" + artifacts.dump_yaml(dict(REQUEST_META, extra="nope", status="gone")) + "---\nbody\n"
+    with pytest.raises(ArtifactError) as exc:  # our own artifacts stay strict about unknown keys
+        artifacts.parse(request, "request", source="request.md")
+    assert "extra" in str(exc.value) and "status" in str(exc.value)
+
+
+def test_keys_a_person_adds_to_a_story_are_kept_and_ignored():
+    text = "---\n" + artifacts.dump_yaml(_story_meta(priority="high", owner_notes=["ask Sam"])) + "---\nbody\n"
+    story = artifacts.story_from_text(text, path="s.md")
+    assert story.status == "backlog" and story.metadata["priority"] == "high"
+    updated = artifacts.with_status(text, "story", source="s.md", status="done")
+    meta, _ = artifacts.parse(updated, "story", source="s.md")
+    assert meta["status"] == "done" and meta["priority"] == "high" and meta["owner_notes"] == ["ask Sam"]
+    with pytest.raises(ArtifactError, match="status"):  # our keys are still checked strictly
+        artifacts.with_status(text, "story", source="s.md", status="blocked")
 
 
 def test_timestamps_stay_strings():

@@ -10,6 +10,7 @@ only translates what is left afterwards into the playbook's error hierarchy:
     429 after the retries                  -> QuotaExhaustedError (fallback may help)
     5xx, timeout, unreachable after retries -> ModelUnavailableError (fallback may help)
     200 without usable text                -> ModelOutputError saying what happened
+    200 stopped at MAX_TOKENS (any text)    -> ModelTruncatedError (the caller may retry with a larger budget)
 
 The API key never appears in an error: messages quote only Gemini's code, status
 and message, with the key redacted, and SDK exceptions are not chained.
@@ -26,6 +27,7 @@ from playbook.errors import (
     ConfigError,
     MissingSecretError,
     ModelOutputError,
+    ModelTruncatedError,
     ModelUnavailableError,
     PlaybookError,
     QuotaExhaustedError,
@@ -221,12 +223,20 @@ class GeminiModel:
             )
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
         text = "".join(part.text for part in parts if part.text and not part.thought)
+        usage = _usage(response.usage_metadata)
+        if finish == "MAX_TOKENS":
+            # Cut short: partial text is a half-written document, never an answer.
+            what = "without answering" if not text.strip() else f"after {len(text)} characters, mid-answer"
+            raise ModelTruncatedError(
+                f"Gemini's answer was cut off at the {request.max_output_tokens}-token output limit {what} "
+                "(finishReason MAX_TOKENS)",
+                budget=request.max_output_tokens,
+                model=request.model,
+                input_tokens=usage.input_tokens if usage else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+                fix="comment /retry, or raise `limits.max_output_tokens` in playbook.yaml; nothing was committed",
+            )
         if not text.strip():
-            if finish == "MAX_TOKENS":
-                raise ModelOutputError(
-                    f"Gemini spent all {request.max_output_tokens} output tokens without answering (finishReason MAX_TOKENS)",
-                    fix="raise max_output_tokens for this skill or shorten its context",
-                )
             raise ModelOutputError(
                 f"Gemini returned an empty answer (finishReason {finish or 'none'})",
                 fix="comment /retry; if it keeps happening, reword the request",
@@ -235,22 +245,20 @@ class GeminiModel:
             try:
                 json.loads(text)
             except ValueError:
-                if finish == "MAX_TOKENS":
-                    raise ModelOutputError(
-                        f"Gemini's JSON answer was cut off at {request.max_output_tokens} output tokens "
-                        "(finishReason MAX_TOKENS)",
-                        fix="raise max_output_tokens for this skill or shorten its context, then comment /retry",
-                    ) from None
                 raise ModelOutputError(
                     f"Gemini was asked for JSON but answered with text that does not parse (finishReason {finish})",
                     fix="comment /retry",
                 ) from None
-        meta = response.usage_metadata
-        usage = Usage(
-            input_tokens=(meta.prompt_token_count or 0) if meta else 0,
-            output_tokens=((meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)) if meta else 0,
-        )
-        return ModelResponse(text=text, provider=self.provider, model=request.model, usage=usage, finish_reason=finish)
+        return ModelResponse(text=text, provider=self.provider, model=request.model, usage=usage or Usage(),
+                             finish_reason=finish, usage_known=usage is not None)
+
+
+def _usage(meta: Any) -> Usage | None:
+    """Tokens from ``usageMetadata``; None when Gemini sent none (shown as unknown, never as $0)."""
+    if meta is None or (meta.prompt_token_count is None and meta.candidates_token_count is None):
+        return None
+    return Usage(input_tokens=meta.prompt_token_count or 0,
+                 output_tokens=(meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0))
 
 
 def _name(value: Any) -> str:

@@ -112,3 +112,55 @@ def _atomic_write(target: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def toplevel(path: str | Path) -> Path | None:
+    """The root of the git checkout holding ``path``, or None outside any checkout."""
+    if not Path(path).is_dir():
+        return None
+    out = _process.run(["git", "rev-parse", "--show-toplevel"], cwd=path, check=False)
+    return Path(out.stdout.strip()).resolve() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def branch_exists(repo: str | Path, name: str) -> bool:
+    return head(repo, f"refs/heads/{name}") is not None
+
+
+def porcelain(repo: str | Path, *paths: str) -> list[str]:
+    """``git status --porcelain`` lines (untracked files listed one by one), optionally for some paths."""
+    args = ["status", "--porcelain", "-uall"]
+    if paths:
+        args += ["--", *paths]
+    return [line for line in git(repo, *args).splitlines() if line.strip()]
+
+
+class GitRefView:
+    """Read-only files of one ref (a branch that need not be checked out), for listing requests."""
+
+    def __init__(self, repo: str | Path, ref: str, *, branch: str | None = None) -> None:
+        self.repo = Path(repo)
+        self.ref = ref
+        self.branch = branch or ref
+        self._paths: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._paths is None:
+            out = git(self.repo, "ls-tree", "-r", "--name-only", "-z", self.ref)
+            self._paths = sorted(p for p in out.split("\x00") if p)
+        return self._paths
+
+    def read(self, path: str) -> str | None:
+        rel = _safe_relpath(path)
+        if rel not in self._all():
+            return None
+        return git(self.repo, "show", f"{self.ref}:{rel}")
+
+    def list(self, prefix: str) -> list[str]:
+        base = _safe_relpath(prefix).rstrip("/") + "/"
+        return [p for p in self._all() if p.startswith(base)]
+
+    def head(self) -> str | None:
+        return head(self.repo, self.ref)
+
+    def commit(self, files: Mapping[str, str | None], message: str) -> str | None:
+        raise GitError(f"{self.ref} is read-only here", fix=f"git switch {self.branch} to change it")

@@ -69,10 +69,21 @@ def _rate_limit_wait(headers: Mapping[str, Any] | None, status: int, secondary_w
     return None
 
 
-def _budget_retry(budget: float, backoff_factor: float) -> Any:
-    """A GithubRetry that never retries POST/PATCH and never plans a wait past ``budget`` seconds."""
+def _budget_retry(budget: float, backoff_factor: float, secondary_wait: float | None = None) -> Any:
+    """A GithubRetry that never retries POST/PATCH and whose waits for one call, all retries
+    together, never pass ``budget`` seconds — whatever the headers say. A secondary rate limit
+    without ``Retry-After`` waits ``secondary_wait`` (GitHub asks for at least 60 s) per attempt."""
     from github.GithubException import RateLimitExceededExceedsMaxWait
     from github.GithubRetry import DEFAULT_SECONDARY_RATE_WAIT, GithubRetry
+
+    def exceeded(retry: Any, response: Any, url: Any, wait: float) -> Exception:
+        import json
+
+        try:
+            data = json.loads(retry.get_content(response, url) or b"{}")
+        except ValueError:
+            data = {"message": response.reason}
+        return RateLimitExceededExceedsMaxWait(response.status, data, dict(response.headers), wait=wait)
 
     class BudgetRetry(GithubRetry):
         waited = 0.0
@@ -88,15 +99,12 @@ def _budget_retry(budget: float, backoff_factor: float) -> Any:
             if response is not None and response.status in (403, 429):
                 wait = _rate_limit_wait(response.headers, response.status, self.secondary_rate_wait)
                 if wait is not None and self.waited + wait > budget:
-                    import json
-
-                    try:
-                        data = json.loads(self.get_content(response, url) or b"{}")
-                    except ValueError:
-                        data = {"message": response.reason}
-                    raise RateLimitExceededExceedsMaxWait(response.status, data, dict(response.headers), wait=wait)
+                    raise exceeded(self, response, url, wait)
             retry = cast("BudgetRetry", super().increment(method, url, response, error, _pool, _stacktrace))
             planned = wait if wait is not None else retry.get_backoff_time()
+            if response is not None and response.status in (403, 429) and self.waited + planned > budget:
+                # e.g. a secondary limit without Retry-After: GithubRetry plans its own wait per attempt
+                raise exceeded(self, response, url, planned)
             if wait is not None and _header(response.headers, "Retry-After") is None:
                 retry.get_backoff_time = lambda: wait  # type: ignore[method-assign]
             retry.waited = self.waited + planned
@@ -109,7 +117,7 @@ def _budget_retry(budget: float, backoff_factor: float) -> Any:
         status_forcelist=[*range(500, 600), 429],
         allowed_methods=RETRIED_METHODS,
         raise_on_status=False,
-        secondary_rate_wait=DEFAULT_SECONDARY_RATE_WAIT,
+        secondary_rate_wait=DEFAULT_SECONDARY_RATE_WAIT if secondary_wait is None else secondary_wait,
         max_rate_limit_wait=budget,
     )
 
@@ -127,6 +135,7 @@ class GitHubForge:
         timeout: int = 30,
         token_variable: str = "GITHUB_TOKEN",
         backoff_factor: float = BACKOFF_FACTOR,
+        secondary_wait_seconds: float | None = None,
     ) -> None:
         if not token:
             raise MissingSecretError(token_variable)
@@ -139,6 +148,7 @@ class GitHubForge:
         self._max_wait = float(max_wait_seconds)
         self._timeout = timeout
         self._backoff_factor = backoff_factor
+        self._secondary_wait = secondary_wait_seconds
         self._client: Any = None
         self._repo_obj: Any = None
         self._default_branch: str | None = None
@@ -159,7 +169,7 @@ class GitHubForge:
                 base_url=self._base_url,
                 timeout=self._timeout,
                 per_page=100,
-                retry=_budget_retry(self._max_wait, self._backoff_factor),
+                retry=_budget_retry(self._max_wait, self._backoff_factor, self._secondary_wait),
                 seconds_between_requests=0,
                 seconds_between_writes=0,
                 lazy=True,
@@ -224,9 +234,10 @@ class GitHubForge:
                 text = f"{where}: GitHub API rate limit exhausted; it resets at {at} UTC; re-run then"
             else:
                 wait = getattr(exc, "wait", None) or _header(headers, "Retry-After")
+                asked = f"{float(wait):.0f}s" if wait and str(wait).replace(".", "", 1).isdigit() else "a while"
                 text = (
-                    f"{where}: GitHub secondary rate limit (asked to wait {wait or 'a while'}s, "
-                    f"more than the {self._max_wait:.0f}s budget)"
+                    f"{where}: GitHub secondary rate limit (the next wait, {asked}, would pass the "
+                    f"{self._max_wait:.0f}s budget for one call)"
                 )
             return RateLimitedError(self._scrub(text), fix="re-run the workflow after the wait; the run is resumable")
         detail = self._scrub(f"{where} failed: HTTP {status}: {message or 'no message'}")
@@ -283,16 +294,7 @@ class GitHubForge:
     def get_issue(self, number: int) -> Issue:
         with self._errors(f"reading issue #{number}", "issues"):
             data = self._request("GET", self._url(f"/issues/{number}"))
-        return Issue(
-            number=int(data["number"]),
-            title=data.get("title") or "",
-            body=data.get("body") or "",
-            state=data.get("state") or "open",
-            labels=tuple(label["name"] for label in data.get("labels") or []),
-            html_url=data.get("html_url") or "",
-            author=(data.get("user") or {}).get("login") or "",
-            locked=bool(data.get("locked")),
-        )
+        return _issue(data)
 
     def list_comments(self, issue: int) -> list[Comment]:
         with self._errors(f"listing comments on issue #{issue}", "issues"):
@@ -302,9 +304,35 @@ class GitHubForge:
         with self._errors(f"commenting on issue #{issue}", "issues"):
             return _comment(self._repo.get_issue(issue).create_comment(body))
 
+    def get_comment(self, comment_id: int) -> Comment:
+        with self._errors(f"reading comment {comment_id}", "issues"):
+            data = self._request("GET", self._url(f"/issues/comments/{int(comment_id)}"))
+        user = data.get("user") or {}
+
+        def stamp(value: Any) -> datetime | None:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+        created = stamp(data.get("created_at")) or datetime.now(UTC)
+        return Comment(id=int(data["id"]), body=data.get("body") or "", author=user.get("login") or "",
+                       author_type=user.get("type") or "User", created_at=created,
+                       html_url=data.get("html_url") or "", updated_at=stamp(data.get("updated_at")))
+
     def edit_comment(self, comment_id: int, body: str) -> None:
         with self._errors(f"editing comment {comment_id}", "issues"):
             self._request("PATCH", self._url(f"/issues/comments/{int(comment_id)}"), input={"body": body})
+
+    def add_reaction(self, comment_id: int, content: str) -> int:
+        url = self._url(f"/issues/comments/{int(comment_id)}/reactions")
+        with self._errors(f"reacting to comment {comment_id}", "issues"):
+            return int(self._request("POST", url, input={"content": content})["id"])
+
+    def delete_reaction(self, comment_id: int, reaction_id: int) -> None:
+        url = self._url(f"/issues/comments/{int(comment_id)}/reactions/{int(reaction_id)}")
+        try:
+            with self._errors(f"removing a reaction from comment {comment_id}", "issues"):
+                self._request("DELETE", url)
+        except NotFoundError:
+            return  # already gone: the end state we want
 
     def ensure_labels(self, specs: list[LabelSpec]) -> None:
         with self._errors("syncing labels", "issues"):
@@ -427,12 +455,43 @@ class GitHubForge:
         with self._errors(f"listing files of pull request #{number}", "pull-requests"):
             return [f.filename for f in self._repo.get_pull(number).get_files()]
 
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        """One page of up to 100 (the drift issue is one; more than 100 with one label is not ours to page)."""
+        query = {"labels": label, "state": state, "sort": "created", "direction": "asc", "per_page": 100}
+        with self._errors(f"listing issues labeled {label}", "issues"):
+            data = self._request("GET", self._url("/issues"), parameters=query)
+        return [_issue(i) for i in data or [] if "pull_request" not in i]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        with self._errors("opening an issue", "issues"):
+            return _issue(self._request("POST", self._url("/issues"), input={"title": title, "body": body,
+                                                                              "labels": labels}))
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        fields = {k: v for k, v in (("body", body), ("state", state)) if v is not None}
+        with self._errors(f"updating issue #{number}", "issues"):
+            self._request("PATCH", self._url(f"/issues/{number}"), input=fields)
+
     def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None:
         """repository_dispatch to another repository, with this forge's token."""
         with self._errors(f"sending {event_type} to {repo}"):
             self._request(
                 "POST", self._url("/dispatches", repo), input={"event_type": event_type, "client_payload": dict(payload)}
             )
+
+
+def _issue(data: Any) -> Issue:
+    """An issue from its REST JSON (plain dicts: no lazy PyGithub object, so no surprise extra GETs)."""
+    return Issue(
+        number=int(data["number"]),
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        state=data.get("state") or "open",
+        labels=tuple(label["name"] for label in data.get("labels") or []),
+        html_url=data.get("html_url") or "",
+        author=(data.get("user") or {}).get("login") or "",
+        locked=bool(data.get("locked")),
+    )
 
 
 def _comment(c: Any) -> Comment:
@@ -443,6 +502,7 @@ def _comment(c: Any) -> Comment:
         author_type=c.user.type if c.user else "User",
         created_at=c.created_at,
         html_url=c.html_url or "",
+        updated_at=c.updated_at,
     )
 
 

@@ -456,6 +456,28 @@ def _quick_spec(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
     }
     return json.dumps(plan, indent=2)
 
+def _ops(_text: str, _feedback: str, variables: Mapping[str, Any]) -> str:
+    """A deterministic operator answer: the registry entries whose name, host or port the question names."""
+    question = str(variables.get("question") or "")
+    registry = variables.get("registry") or {}
+    words = {w.strip("?.,!:;`'\"").lower() for w in question.split()}
+    hits = []
+    for service in registry.get("services") or []:
+        ports = [f"{p.get('published')}/{p.get('protocol')}" for p in service.get("ports") or []]
+        keys = {str(service.get("name", "")).lower(), *[str(h).lower() for h in service.get("hosts") or []],
+                *[p.split("/")[0] for p in ports]}
+        if keys & words or any(str(service.get("name", "")).lower() in w for w in words):
+            hits.append(f"- `{service.get('name')}` on node `{service.get('node') or '?'}`: ports "
+                        f"{', '.join(ports) or 'none'}; hosts {', '.join(service.get('hosts') or []) or 'none'} "
+                        f"(from {(service.get('source') or {}).get('path', 'the registry')})")
+    for node in registry.get("nodes") or []:
+        if {str(node.get("name", "")).lower(), str(node.get("vmid", ""))} & words:
+            hits.append(f"- node `{node.get('name')}` ({node.get('kind')}, vmid {node.get('vmid', '-')}, "
+                        f"addresses {', '.join(node.get('addresses') or []) or 'none'})")
+    if not hits:
+        return "The topology registry has no entry matching the question. Run `playbook topology show`.\n"
+    return "From the topology registry:\n\n" + "\n".join(hits) + "\n"
+
 
 _WRITERS = {
     "create-product-brief": _brief,
@@ -464,4 +486,5 @@ _WRITERS = {
     "create-epics-and-stories": _stories,
     "check-implementation-readiness": _readiness,
     "quick-spec": _quick_spec,
+    "ops": _ops,
 }

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "approve": ("playbook.cli.local", "approve", "Approve the current phase and run the next one."),
     "revise": ("playbook.cli.local", "revise", "Regenerate the current phase with feedback."),
     "status": ("playbook.cli.local", "status", "Show the pipeline state of the current request."),
+    "list": ("playbook.cli.local", "list_", "List every request in the repository, on any branch."),
+    "doctor": ("playbook.cli.doctor", "doctor", "Check the GitHub setup and say exactly what to fix."),
     "demo": ("playbook.cli.demo", "demo", "Run the Pi-hole reference flow in a scratch repo."),
     "skills": ("playbook.cli.skills", "skills", "List and validate the BMAD skills."),
     "config": ("playbook.cli.config", "config", "Check playbook.yaml and show model routes."),
@@ -29,6 +31,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init-target": ("playbook.cli.target", "init_target", "Install the caller workflow and CLAUDE.md in a target repo."),
     "check": ("playbook.cli.check", "check", "Check a stack or infra change against the patterns."),
     "scaffold": ("playbook.cli.scaffold", "scaffold", "Write a stack that follows every pattern."),
+    "topology": ("playbook.cli.topology", "topology", "Import, show and validate the topology registry."),
+    "ops": ("playbook.cli.ops", "ops", "Answer an operator question from the registry and the repos (read-only)."),
+    "drift": ("playbook.cli.drift", "drift", "Compare the registry with the repos (and Portainer) and report drift."),
 }
 
 

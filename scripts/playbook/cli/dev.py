@@ -18,24 +18,42 @@ EXIT_POLICY = 5
 
 
 @click.command("dev")
-@click.option("--story", "story", type=click.Path(path_type=Path), help="Story file under _bmad-output/implementation-artifacts/.")
+@click.option("--story", "story", type=click.Path(path_type=Path),
+              help="Story file under _bmad-output/implementation-artifacts/ (with --target-dir: its id, e.g. 1.1).")
 @click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="A repository_dispatch (bmad-story) event instead of --story.")
-@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
-              help="Checkout of the playbook repository.")
-@click.option("--repo-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
-              help="Checkout of the target repository; the CLI runs here.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Checkout of the playbook repository (required unless --target-dir; then $PLAYBOOK_DIR or .).")
+@click.option("--repo-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Checkout of the target repository; the CLI runs here (Actions).")
+@click.option("--target-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Local mode: your target checkout; the story is committed there on its own branch.")
+@click.option("--agent", type=click.Choice(["auto", "claude", "offline"]), default="auto", show_default=True,
+              help="Local mode: the Claude Code CLI when it can run, else the offline scaffolder.")
+@click.option("--request", "request", default=None, help="Local mode: the request the story belongs to, if ambiguous.")
 @click.option("--kind", type=click.Choice(["apps", "infra"]), default=None,
               help="Target kind; defaults to the story's target (required for `both`).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dev-result"),
-              show_default=True, help="Where result.json and changes.patch are written.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where result.json and changes.patch are written [default: dev-result; local mode: a temp dir].")
 @click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
-def dev(story: Path | None, event_file: Path | None, playbook_dir: Path, repo_dir: Path, kind: str | None,
-        out_dir: Path, model: str | None) -> int:
+@click.option("--json", "as_json", is_flag=True, help="Local mode: print the outcome as JSON.")
+def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, repo_dir: Path | None,
+        target_dir: Path | None, agent: str, request: str | None, kind: str | None, out_dir: Path | None,
+        model: str | None, as_json: bool) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
     from playbook.config import load_config
     from playbook.delivery.devrun import run_dev, story_path_from_event
 
+    if target_dir is not None:
+        from playbook.cli.dev_local import dev_local
+
+        if story is None or event_file is not None or repo_dir is not None:
+            raise click.UsageError("local mode takes --story <ID> --target-dir <DIR> (not --event-file or --repo-dir)")
+        return dev_local(story_id=str(story), target_dir=target_dir, playbook_dir=playbook_dir, kind=kind,
+                         agent=agent, request=request, out_dir=out_dir, model=model, as_json=as_json)
+    if playbook_dir is None or repo_dir is None:
+        raise click.UsageError("pass --playbook-dir and --repo-dir (Actions), or --story <ID> --target-dir <DIR> (local)")
+    out_dir = out_dir or Path("dev-result")
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
     payload = None

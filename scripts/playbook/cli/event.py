@@ -14,10 +14,47 @@ from typing import Any
 
 import click
 
-from playbook.errors import ConfigError
+from playbook.errors import ConfigError, PayloadError
 from playbook.settings import Settings
 
 EXIT_REJECTED = 3
+# GitHub caps webhook payloads at 25 MB; its payloads nest about a dozen levels deep.
+MAX_EVENT_BYTES = 25 * 1024 * 1024
+MAX_EVENT_DEPTH = 64
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_event_json(text: str, *, source: str) -> Any:
+    """The event file's JSON, refusing an oversized or over-deep document with an error, not a traceback."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_EVENT_BYTES:
+        raise PayloadError(f"the event file {source} is {size} bytes; GitHub never sends more than {MAX_EVENT_BYTES}",
+                           fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the event file {source} is not valid JSON (line {exc.lineno}, column {exc.colno})",
+                          fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote") from None
+    except RecursionError:
+        too_deep = True
+    else:
+        too_deep = _depth_exceeds(payload, MAX_EVENT_DEPTH)
+    if too_deep:
+        raise PayloadError(f"the event file {source} nests deeper than {MAX_EVENT_DEPTH} levels",
+                           fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote")
+    return payload
 
 
 def _load_event(settings: Settings) -> tuple[str, Any]:
@@ -29,15 +66,14 @@ def _load_event(settings: Settings) -> tuple[str, Any]:
                           fix="run inside GitHub Actions, or set GITHUB_EVENT_PATH to a webhook payload JSON file")
     path = Path(settings.github_event_path)
     try:
+        if path.stat().st_size > MAX_EVENT_BYTES:  # refused before it is read into memory
+            raise PayloadError(f"the event file {path} is larger than {MAX_EVENT_BYTES} bytes; GitHub never sends "
+                               "more", fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the event file {path}: {type(exc).__name__}",
                           fix="point GITHUB_EVENT_PATH at a readable UTF-8 JSON file") from None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"the event file {path} is not valid JSON (line {exc.lineno}, column {exc.colno})",
-                          fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote") from None
+    payload = parse_event_json(text, source=str(path))
     if not isinstance(payload, dict):
         raise ConfigError(f"the event file {path} does not hold a JSON object",
                           fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote")

@@ -171,6 +171,17 @@ def _read_optional(path: Path) -> str:
         return ""
 
 
+def _placement(playbook_dir: Path, service: str) -> str:
+    from playbook.errors import ValidationError
+    from playbook.topology import placement, registry
+
+    path = playbook_dir / registry.REGISTRY_PATH
+    try:
+        return placement.placement_note(registry.load(path), service) if path.is_file() else ""
+    except ValidationError:
+        return ""  # an invalid registry is reported by `playbook topology validate`, not by the dev run
+
+
 def build_prompt(
     story: artifacts.Story, story_text: str, *, request_dir: str, kind: str, playbook_dir: Path, repo_dir: Path,
     allowed_prefixes: tuple[str, ...], budget_tokens: int,
@@ -194,6 +205,7 @@ def build_prompt(
         Piece("architecture", _read_optional(planning / "architecture.md")),
         Piece("patterns", read_patterns(playbook_dir, kind)),
         Piece("examples", read_examples(repo_dir, kind, story.service)),
+        Piece("placement", _placement(playbook_dir, story.service)),
         Piece("topology", _read_optional(playbook_dir / "_bmad-output" / "topology.yaml")),
     ]
     fitted = fit(pieces, budget_tokens)
@@ -210,7 +222,9 @@ def build_prompt(
         "story": {"id": story.id, "title": story.title, "body": fitted.texts["story"]},
         "patterns": pattern_docs,
         "examples": fitted.texts.get("examples", ""),
-        "topology": fitted.texts.get("topology", ""),
+        # where it runs (placement from the registry) leads the topology section of the skill
+        "topology": "\n\n".join(t for t in (fitted.texts.get("placement", "").strip(),
+                                             fitted.texts.get("topology", "").strip()) if t),
         "feedback": "",
         "previous": "",
         "revision": 1,

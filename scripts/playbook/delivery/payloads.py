@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from playbook.delivery.dev_usage import SCHEMA as DEV_USAGE_SCHEMA
 from playbook.errors import PayloadError
 
 MAX_SERIALIZED_CHARS = 60000
@@ -80,6 +81,7 @@ DEPLOYED_SCHEMA: dict[str, Any] = {
         **_COMMON_PROPERTIES,
         "repo": _REPO,
         "pr": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "dev_usage": DEV_USAGE_SCHEMA,  # optional: what the dev run cost (delivery.dev_usage)
     },
 }
 

@@ -40,6 +40,13 @@ def pr_marker(payload: dict[str, Any]) -> str:
     return f"<!-- bmad-story {json.dumps(keep, separators=(',', ':'), sort_keys=True)} -->"
 
 
+def _dev_usage_line(result: dict[str, Any]) -> str:
+    from playbook.delivery import dev_usage
+
+    line = dev_usage.marker(dev_usage.from_result(result))
+    return f"\n{line}" if line else ""
+
+
 def read_pr_marker(body: str) -> dict[str, Any] | None:
     match = PR_MARKER_RE.search(body or "")
     if not match:
@@ -92,7 +99,9 @@ def changed_files(repo_dir: Path, config: Config, kind: str) -> dict[str, str | 
     return files
 
 
-def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str) -> tuple[list[Any], list[str]]:
+def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str, *,
+               topology_file: Path | None = None) -> tuple[list[Any], list[str]]:
+    """Pattern checks of the changed stacks or infra dirs, plus registry collisions when a registry is given."""
     from playbook.checks import check_path
 
     roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/") or
@@ -102,7 +111,22 @@ def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str) -> tuple
     for root in roots:
         if (repo_dir / root).exists():
             findings.extend(check_path(repo_dir / root, kind))
+            if topology_file is not None:
+                findings.extend(_collisions(repo_dir / root, topology_file))
     return findings, roots
+
+
+def _collisions(path: Path, topology_file: Path) -> list[Any]:
+    from playbook.checks import WARNING, Finding
+    from playbook.errors import ValidationError
+    from playbook.topology import collisions, registry
+
+    try:
+        data = registry.load(topology_file)
+    except ValidationError as exc:
+        return [Finding("topology", WARNING, str(topology_file), None, "the topology registry is invalid; "
+                        "collisions were not checked", exc.fix or "run `playbook topology validate`")]
+    return collisions.check_path(path, data, registry_file=registry.REGISTRY_PATH)
 
 
 def publish(
@@ -130,7 +154,10 @@ def publish(
     files = changed_files(repo_dir, config, kind)
     if not files:
         return Published(None, None, True, 0, f"story {story.id}: the dev run changed nothing; no pull request", payload)
-    findings, checked = run_checks(repo_dir, files, kind)
+    from playbook.topology.registry import REGISTRY_PATH
+
+    registry_file = playbook_dir / REGISTRY_PATH
+    findings, checked = run_checks(repo_dir, files, kind, topology_file=registry_file if registry_file.is_file() else None)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
     violations = [str(v) for v in result.get("violations") or []]
@@ -144,7 +171,7 @@ def publish(
         files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
     body = render_package_template(
         "iac-pr.md.j2",
-        marker=pr_marker(payload),
+        marker=pr_marker(payload) + _dev_usage_line(result),
         incomplete=neutralize_for_github(str(incomplete)) if incomplete else "",
         story={"id": story.id, "title": neutralize_for_github(story.title), "issue": payload["issue"],
                "path": payload["story_path"],

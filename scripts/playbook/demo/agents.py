@@ -13,33 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from playbook.adapters.claude_cli import ClaudeResult
+from playbook.delivery.offline_dev import KNOWN_STACKS
 from playbook.errors import PolicyError
 from playbook.planning.artifacts import Story
 from playbook.ports import Usage
 
-_ARR_ENV = {"PUID": "1000", "PGID": "1000"}
-
-# What the offline dev agent scaffolds for a known service (image pinned, ports, extras).
-DEMO_STACKS: dict[str, dict[str, Any]] = {
-    "dns-pihole": {"image": "pihole/pihole:2024.07.0", "port": 80, "extra_ports": ["53:53/tcp", "53:53/udp"],
-                   "volumes": ["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/",
-                   "exporter": {"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                                "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}}},
-    "media-qbittorrent": {"image": "lscr.io/linuxserver/qbittorrent:4.6.7", "port": 8080,
-                          "extra_ports": ["6881:6881/tcp", "6881:6881/udp"],
-                          "volumes": ["qbittorrent-config:/config"], "shared_volumes": ["media:/data"],
-                          "environment": {**_ARR_ENV, "WEBUI_PORT": "8080"}},
-    "media-prowlarr": {"image": "lscr.io/linuxserver/prowlarr:1.31.2", "port": 9696, "health_path": "/ping",
-                       "volumes": ["prowlarr-config:/config"], "shared_volumes": ["media:/data"],
-                       "environment": dict(_ARR_ENV)},
-    "media-sonarr": {"image": "lscr.io/linuxserver/sonarr:4.0.15", "port": 8989, "health_path": "/ping",
-                     "volumes": ["sonarr-config:/config"], "shared_volumes": ["media:/data"],
-                     "environment": dict(_ARR_ENV)},
-    "media-radarr": {"image": "lscr.io/linuxserver/radarr:5.26.2", "port": 7878, "health_path": "/ping",
-                     "volumes": ["radarr-config:/config"], "shared_volumes": ["media:/data"],
-                     "environment": dict(_ARR_ENV)},
-}
+# The known stacks (Pi-hole and the *arr suite) live in one table, shared with `playbook dev --target-dir`.
+DEMO_STACKS = KNOWN_STACKS
 
 Runner = Callable[..., ClaudeResult]
 

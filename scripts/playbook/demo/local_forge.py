@@ -4,8 +4,8 @@
 issue comments, labels and the ``repository_dispatch`` events sent to each repository. ``LocalForge``
 is the ``ports.Forge`` of one repository over it, so the demo runs the very handlers the workflows
 run (``delivery_flow.on_dispatch_merged``, ``publish``, ``on_report_deployed``, ``on_mark_deployed``).
-Files and commits are real git (``adapters.git.GitWorkspace``); the Git Data API methods are not
-used by the demo and refuse.
+Files and commits are real git (``adapters.git.GitWorkspace``); trees and blobs are read with git;
+committing through the Git Data API is not used by the demo and refuses.
 """
 
 from __future__ import annotations
@@ -110,6 +110,19 @@ class LocalForge:
         self._state.comments.setdefault(issue, []).append(comment)
         return comment
 
+    def get_comment(self, comment_id: int) -> Comment:
+        for comments in self._state.comments.values():
+            for comment in comments:
+                if comment.id == comment_id:
+                    return comment
+        raise NotFoundError(f"comment {comment_id} not found", fix="this is a bug in the demo")
+
+    def add_reaction(self, comment_id: int, content: str) -> int:
+        return 0  # reactions acknowledge commands; the demo runs none
+
+    def delete_reaction(self, comment_id: int, reaction_id: int) -> None:
+        return None
+
     def edit_comment(self, comment_id: int, body: str) -> None:
         for comments in self._state.comments.values():
             for index, comment in enumerate(comments):
@@ -133,10 +146,14 @@ class LocalForge:
         gitlib.git(self._state.path, "branch", branch, sha)
 
     def read_tree(self, ref: str) -> dict[str, str]:
-        raise PolicyError("the demo reads files through git checkouts", fix="use adapters.git.GitWorkspace")
+        tree = {}
+        for line in gitlib.git(self._state.path, "ls-tree", "-r", ref).splitlines():
+            meta, path = line.split("\t", 1)
+            tree[path] = meta.split()[2]
+        return tree
 
     def read_blob(self, sha: str) -> str:
-        raise PolicyError("the demo reads files through git checkouts", fix="use adapters.git.GitWorkspace")
+        return gitlib.git(self._state.path, "cat-file", "blob", sha)
 
     def commit_files(self, branch: str, parent: str, files: Mapping[str, str | None], message: str) -> str:
         raise PolicyError("the demo commits through git checkouts", fix="use adapters.git.GitWorkspace")
@@ -161,3 +178,12 @@ class LocalForge:
 
     def dispatch(self, repo: str, event_type: str, payload: Mapping[str, Any]) -> None:
         self.hub.repo(repo).inbox.append({"event_type": event_type, "client_payload": dict(payload)})
+
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        return []  # the demo plans locally, without issues
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        raise PolicyError("the demo opens no issues", fix="run the flow on GitHub for issues")
+
+    def update_issue(self, number: int, *, body: str | None = None, state: str | None = None) -> None:
+        raise PolicyError("the demo opens no issues", fix="run the flow on GitHub for issues")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from playbook.adapters import git as gitlib
+from playbook.delivery.offline_dev import KNOWN_STACKS
 from playbook.errors import ConfigError, PolicyError
 from playbook.planning import artifacts
 from playbook.settings import Settings
@@ -46,6 +47,9 @@ REFERENCES: dict[str, Reference] = {
     "arr": Reference("arr", ARR_REQUEST, ARR_FEEDBACK,
                      "an infra story (the media LXC and NFS share) and four apps stories that depend on it"),
 }
+
+# What the offline dev agent scaffolds for a known service (shared with `playbook dev --target-dir`).
+DEMO_STACKS = KNOWN_STACKS
 
 
 @dataclass
@@ -132,12 +136,12 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
     step("planning with " + ("the OFFLINE planner (no model is called; artifacts say model: offline)"
                              if report.offline else "Gemini"))
 
-    result = plan(playbook_dir, ref.request, planner)
-    step(f"plan: Product Brief r{result.revision} on branch {gitlib.current_branch(playbook_dir)}")
-    result = revise(playbook_dir, planner, ref.feedback)
-    step(f"revise: Product Brief r{result.revision} (r1 stays in git history)")
+    planned = plan(playbook_dir, ref.request, planner)
+    step(f"plan: Product Brief r{planned.revision} on branch {gitlib.current_branch(playbook_dir)}")
+    revised = revise(playbook_dir, planner, ref.feedback)
+    step(f"revise: Product Brief r{revised.revision} (r1 stays in git history)")
     for _ in range(4):
-        done = approve(playbook_dir, planner, approver=DEMO_OWNER)
+        done = approve(playbook_dir, planner, approver=DEMO_OWNER).steps
         msg = f"approve: {done[0].phase.value} r{done[0].revision}"
         if len(done) > 1:
             msg += f" → drafted {done[1].phase.value} r{done[1].revision}"
@@ -178,6 +182,15 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
                 raise PolicyError(f"playbook check failed on {stack}",
                                   violations=[f"{f.rule}: {f.file}:{f.line} {f.message}" for f in errors])
             step(f"check: playbook check {stack.relative_to(workdir)} — passed")
+    from playbook.topology import registry
+
+    if (playbook_dir / registry.REGISTRY_PATH).is_file():
+        data = registry.load(playbook_dir / registry.REGISTRY_PATH)
+        services = [f"{s['name']} ({', '.join(s.get('hosts', []))}; ports "
+                    f"{', '.join(str(p['published']) + '/' + p['protocol'] for p in s.get('ports', []))})"
+                    for s in data["services"]]
+        step(f"topology: {registry.REGISTRY_PATH} lists " + "; ".join(services)
+             + " (refreshed by each bmad-deployed, in the commit that marks the story done)")
     step(f"delivered {len(delivered)} pull request(s) in dependency order: "
          + ", ".join(f"{d.story} ({d.kind})" for d in delivered) + f"; {PLAYBOOK_REPO} has every story done")
     report.artifacts = [p for p in final.list("_bmad-output") if p.endswith((".md", ".yaml"))]

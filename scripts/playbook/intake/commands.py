@@ -28,7 +28,8 @@ _FIRST_LINE = re.compile(r"[ \t]*/(?P<name>[a-z]+)(?P<rest>(?: .*)?)")
 
 @dataclass(frozen=True)
 class Command:
-    """A parsed command. ``text`` is the ``/revise`` feedback (hidden content stripped), else ''."""
+    """A parsed command. ``text`` is the ``/revise`` feedback or the ``/ops`` question (hidden content
+    stripped), else ''."""
 
     name: str
     args: tuple[str, ...] = ()
@@ -86,6 +87,14 @@ def _revise(_words: list[str], text: str, limit: int) -> tuple[tuple[str, ...], 
     return (), text, None
 
 
+def _ops(_words: list[str], text: str, limit: int) -> tuple[tuple[str, ...], str, str | None]:
+    if not text:
+        return (), "", "usage: /ops <question> — e.g. /ops which node publishes port 53?"
+    if len(text) > limit:
+        return (), "", f"/ops question is {len(text)} characters; the limit is {limit}. Shorten it."
+    return (), text, None
+
+
 def _route(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...], str, str | None]:
     if len(words) == 2 and STORY_ID.fullmatch(words[0]) and words[1] in TARGETS:
         return (words[0], words[1]), "", None
@@ -123,6 +132,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("dispatch", "/dispatch [story-id]", "send approved stories (or one) to their target repos "
                 "again", _dispatch),
     CommandSpec("cost", "/cost", "show token usage and estimated cost so far", _no_args("/cost")),
+    CommandSpec("ops", "/ops <question>", "ask about the homelab: a read-only answer from the topology registry "
+                "and the repos (the rest of the comment counts)", _ops),
     CommandSpec("run", "/run <skill> [story-id]", "run one skill on this request and commit its output", _run),
 )
 _BY_NAME = {spec.name: spec for spec in COMMANDS}
@@ -139,7 +150,7 @@ def parse_command(body: str, *, max_feedback_chars: int) -> Command | None:
     same_line = match.group("rest").strip(" \t")
     words = [w for w in re.split(r"[ \t]+", same_line) if w]
     feedback = ""
-    if spec.name == "revise":
+    if spec.name in ("revise", "ops"):
         feedback = strip_hidden(same_line + "\n" + rest_of_body).strip()
     args, text, error = spec.parse(words, feedback, max_feedback_chars)
     return Command(spec.name, args, text, error)

@@ -15,6 +15,7 @@ from playbook.intake.github_flow import (
     Located,
     load_request_state,
     locate,
+    read_state,
     sync_labels,
     update_tracking,
 )
@@ -33,6 +34,12 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
     token = deps.settings.dispatch_token
     failures: list[str] = []
     sent: set[str] = set()
+    stories, held = _hold_blocked(ws, stories, failures)
+    for note in held:
+        deps.log(note)
+    if parts is not None:
+        kept = {s.path for s in stories}
+        parts = [p for p in parts if p.story.path in kept]
     siblings = _siblings(ws, stories)
     collisions = artifacts.story_collisions(siblings) or order.problems(siblings)
     for problem in collisions:
@@ -76,13 +83,42 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
             if not collisions:
                 raise
             state = None
-        update_tracking(deps, loc, ws, state, pull=pull, failure=failure)
+        update_tracking(deps, loc, ws, state, pull=pull, failure=failure, notice=" ".join(held))
         if failures and state is None:
             if "bmad:failed" not in labels:
                 deps.forge.set_labels(loc.issue, {"bmad:failed"}, set())
         elif failures:
             sync_labels(deps, loc.issue, labels, state, "bmad:failed")
     return 1 if failures else 0
+
+
+def _hold_blocked(ws: Workspace, stories: list[artifacts.Story],
+                  failures: list[str]) -> tuple[list[artifacts.Story], list[str]]:
+    """Stories a person marked ``blocked`` in sprint-status.yaml stay home (notes say which).
+    An unreadable sprint-status.yaml holds its request's stories back too, as a failure."""
+    from playbook.errors import ArtifactError
+    from playbook.planning import sprint_status
+
+    keep: list[artifacts.Story] = []
+    held: list[str] = []
+    human: dict[str, dict[str, str] | None] = {}
+    for story in stories:
+        path = artifacts.sprint_status_path(story.request)
+        if path not in human:
+            try:
+                human[path] = sprint_status.human_status(ws.read(path), source=path)
+            except ArtifactError as exc:
+                human[path] = None
+                failures.append(exc.message.splitlines()[0])
+        statuses = human[path]
+        if statuses is None:
+            continue
+        if statuses.get(sprint_status.story_key(story)) == sprint_status.BLOCKED:
+            held.append(f"Story {story.id} is `blocked` in sprint-status.yaml and was not dispatched; "
+                        "change that status to dispatch it (`/dispatch` after).")
+            continue
+        keep.append(story)
+    return keep, held
 
 
 def _siblings(ws: Workspace, stories: list[artifacts.Story]) -> list[artifacts.Story]:
@@ -137,6 +173,7 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
         try:
             issue = deps.forge.get_issue(issue_number)
             loc = locate(deps, issue.number, issue.title)
+            loc.shared = True  # runs in the planning PR's group, not the issue's
             labels = issue.labels
         except NotFoundError:
             loc = None
@@ -166,11 +203,19 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
 
     needed = set(kinds_for(resolve_target(story)))
     status = "done" if needed <= done_targets else story.status
-    changes = {"pull_requests": prs, "status": status}
+    from playbook.planning import ledger
+
+    spent = ledger.dev_entry(payload["target"], payload["repo"], payload["pr"], payload.get("dev_usage"))
+    runs = [r for r in story.metadata.get("dev_usage") or []
+            if not (r["repo"] == spent["repo"] and r["pr"] == spent["pr"])] + [spent]
+    changes = {"pull_requests": prs, "status": status, "dev_usage": runs}
+    notice = ""
     changed = any(story.metadata.get(k) != v for k, v in changes.items())
     if changed:
+        registry_files, notice = _refreshed_registry(deps, ws, payload)
         pipeline.update_stories(ws, {story.path: changes},
-                                f"bmad: story {story.id} deployed via {payload['repo']}#{payload['pr']}")
+                                f"bmad: story {story.id} deployed via {payload['repo']}#{payload['pr']}",
+                                extra_files=registry_files)
     loc = None
     labels: tuple[str, ...] = ()
     if story.issue:
@@ -179,11 +224,11 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
             loc, labels = locate(deps, issue.number, issue.title), issue.labels
         except NotFoundError:
             loc = None
-    return _dispatch_unblocked(deps, ws, story, loc=loc, labels=labels, first_report=changed)
+    return _dispatch_unblocked(deps, ws, story, loc=loc, labels=labels, first_report=changed, notice=notice)
 
 
 def _dispatch_unblocked(deps: Deps, ws: Workspace, deployed: artifacts.Story, *, loc: Located | None,
-                        labels: tuple[str, ...], first_report: bool) -> int:
+                        labels: tuple[str, ...], first_report: bool, notice: str = "") -> int:
     """After a merge report: send what it unblocked — the next part of this story (only on the first
     delivery of the report; a re-delivered one sends nothing twice) and stories that depended on it."""
     from playbook.delivery import order
@@ -199,8 +244,37 @@ def _dispatch_unblocked(deps: Deps, ws: Workspace, deployed: artifacts.Story, *,
         return send(deps, ws, [p.story for p in unblocked], merge_sha=ws.head() or "", loc=loc, labels=labels,
                     pull=pull, parts=unblocked)
     if loc is not None:
-        update_tracking(deps, loc, ws, load_request_state(ws, loc), pull=pull)
+        state, broken = read_state(ws, loc)
+        update_tracking(deps, loc, ws, state, pull=pull, failure=broken, notice=notice)
     return 0
+
+
+def _refreshed_registry(deps: Deps, ws: Workspace, payload: Any) -> tuple[dict[str, str | None], str]:
+    """The topology registry refreshed from the merged PR's files, for the commit that marks the story done.
+
+    A registry that cannot be refreshed never blocks marking the story: the tracking comment says why
+    (and `playbook topology import` or the next merge brings it up to date)."""
+    from playbook.topology import refresh, registry
+
+    token = deps.settings.dispatch_token
+    if not token:
+        return {}, ("The topology registry was not updated: BMAD_DISPATCH_TOKEN (read access to the target repos) "
+                    "is not set.")
+    try:
+        previous_text = ws.read(registry.REGISTRY_PATH)
+        previous = registry.parse(previous_text, source=registry.REGISTRY_PATH) if previous_text else None
+        remote = deps.make_remote_forge(payload["repo"], token)
+        tree = remote.read_tree(payload["merge_sha"])
+        changed = remote.pull_files(payload["pr"])
+        data, warnings = refresh.refresh(previous, repo=payload["repo"], changed=changed, tree=sorted(tree),
+                                         read=lambda path: remote.read_blob(tree[path]) if path in tree else None)
+        for warning in warnings:
+            deps.log(f"topology: {warning}")
+        text = registry.dump(data)
+    except PlaybookError as exc:
+        deps.log(f"topology registry not updated: {exc}")
+        return {}, f"The topology registry was not updated: {exc.message.splitlines()[0][:300]}"
+    return ({registry.REGISTRY_PATH: text} if text != previous_text else {}), ""
 
 
 def on_reconcile(action: Any, deps: Deps) -> int:
@@ -233,6 +307,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
             try:
                 issue = deps.forge.get_issue(issue_number)
                 loc, labels = locate(deps, issue.number, issue.title), issue.labels
+                loc.shared = True  # the sweep runs beside the issue's own runs
             except (NotFoundError, ForgeError):
                 loc = None
         rc |= send(deps, ws, stories, merge_sha=head, loc=loc, labels=labels,
@@ -257,11 +332,17 @@ def on_report_deployed(action: Any, deps: Deps) -> int:
     token = deps.settings.playbook_token
     if not token:
         raise MissingSecretError("BMAD_PLAYBOOK_TOKEN")
-    payload = validate_deployed_payload({
+    from playbook.delivery import dev_usage
+
+    report: dict[str, Any] = {
         "v": 1, "playbook_repo": story["playbook_repo"], "story_path": story["story_path"], "issue": story["issue"],
         "target": story["target"], "repo": deps.forge.repo, "pr": pull.number, "merge_sha": action.merge_sha,
         "key": story["key"],
-    })
+    }
+    spent = dev_usage.read_marker(pull.body)
+    if spent is not None:
+        report["dev_usage"] = spent
+    payload = validate_deployed_payload(report)
     deps.make_remote_forge(story["playbook_repo"], token).dispatch(story["playbook_repo"], EVENT_DEPLOYED, payload)
     deps.log(f"reported {story['story_path']} deployed to {story['playbook_repo']}")
     return 0

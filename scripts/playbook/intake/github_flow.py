@@ -12,12 +12,12 @@ nothing the second time, and a surviving run finishes the work of a cancelled on
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from playbook.config import Config, load_config
-from playbook.errors import ForgeError, MissingSecretError, PlaybookError
-from playbook.intake import tracking
+from playbook.errors import ForgeError, MissingSecretError, PlaybookError, StateError, ValidationError
+from playbook.intake import command_queue, tracking
 from playbook.planning import artifacts, pipeline
 from playbook.planning.phases import PHASES, SPEC, STATUS_LABELS, Phase, Stage
 from playbook.planning.state import RequestState, find_request, load_state
@@ -118,10 +118,19 @@ class Located:
     tracking: Comment | None
     comments: list[Comment]
     base: str
+    queue: command_queue.QueueState = field(default_factory=command_queue.QueueState)
+    # True in runs outside the issue's concurrency group (planning-PR merge, reconcile, a target
+    # repo's publish): they re-read the tracking comment right before editing it, so a command
+    # run's queue record written meanwhile is kept, not overwritten with an older one.
+    shared: bool = False
 
 
 def is_ours(comment: Comment, deps: Deps) -> bool:
-    return comment.author == deps.settings.bot_login or comment.author_type == "Bot"
+    """Only the configured bot identity writes our comments. Any other account — another app's
+    ``[bot]``, a user — can paste our markers, so a marker alone proves nothing: such a comment
+    is never read as tracking state, never counted as a reply and never edited."""
+    own = deps.settings.bot_login.strip().lower()
+    return bool(own) and comment.author.strip().lower() == own
 
 
 def locate(deps: Deps, issue: int, title: str) -> Located:
@@ -137,7 +146,8 @@ def locate(deps: Deps, issue: int, title: str) -> Located:
     else:
         request = f"{issue}-{slugify(title)}"
         branch = f"bmad/{request}"
-    return Located(issue, title, request, branch, tracking_comment, comments, base)
+    queue = command_queue.parse_state(tracking_comment.body if tracking_comment else None)
+    return Located(issue, title, request, branch, tracking_comment, comments, base, queue)
 
 
 def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | None]:
@@ -151,6 +161,27 @@ def workspace_for(deps: Deps, loc: Located) -> tuple[Workspace, PullRequest | No
 def load_request_state(ws: Workspace, loc: Located) -> RequestState | None:
     request = loc.request if ws.read(f"{artifacts.planning_dir(loc.request)}/request.md") else find_request(ws, loc.issue)
     return load_state(ws, request) if request else None
+
+
+def read_state(ws: Workspace, loc: Located) -> tuple[RequestState | None, tracking.Failure | None]:
+    """The request state, or — when an artifact on the branch cannot be read (a hand edit with a
+    duplicate key, a YAML tag, an unknown status, colliding stories) — None and the failure that
+    names the file, the line and the fix, for the tracking comment."""
+    try:
+        return load_request_state(ws, loc), None
+    except (ValidationError, StateError) as exc:
+        return None, unreadable_failure(exc, ws.branch)
+
+
+def unreadable_failure(exc: PlaybookError, branch: str) -> tracking.Failure:
+    problems = getattr(exc, "problems", None) or []
+    head = exc.message.splitlines()[0]
+    reason = head + (": " + "; ".join(problems) if problems else "")
+    return tracking.Failure(
+        "Reading the request", reason[:1500],
+        f"{exc.fix + '. ' if exc.fix and 'nothing was committed' not in exc.fix else ''}"
+        f"Correct the file on branch `{branch}` (or revert the hand edit), then comment `/retry`",
+    )
 
 
 # --------------------------------------------------------------------------- output: comment, labels, PR
@@ -171,9 +202,33 @@ def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState
         readiness=readiness.load(ws, state) if state is not None else None,
     )
     if loc.tracking is None:
+        # A new tracking comment: the comments before it are history, not commands to replay.
+        loc.queue.floor = max(loc.queue.floor, max((c.id for c in loc.comments), default=0))
+        loc.queue.known = True
+    if loc.shared and loc.tracking is not None:
+        fresh = deps.forge.get_comment(loc.tracking.id)
+        if is_ours(fresh, deps):
+            loc.queue = command_queue.merged(loc.queue, command_queue.parse_state(fresh.body))
+            loc.tracking = fresh
+    body = command_queue.stamp(body, loc.queue)
+    if loc.tracking is None:
         loc.tracking = deps.forge.create_comment(loc.issue, body)
     elif loc.tracking.body != body:
         deps.forge.edit_comment(loc.tracking.id, body)
+        loc.tracking = replace(loc.tracking, body=body)
+
+
+def save_queue(deps: Deps, loc: Located) -> None:
+    """Record the handled commands in the tracking comment when no handler wrote it (one PATCH)."""
+    if loc.tracking is None or not loc.queue.known:
+        return
+    replied = command_queue.replied_to(loc.comments, lambda c: is_ours(c, deps))
+    if not loc.queue.marked - replied:
+        return  # every command handled in this run left its own mark (a reply or the tracking update)
+    body = command_queue.stamp(loc.tracking.body, loc.queue)
+    if body != loc.tracking.body:
+        deps.forge.edit_comment(loc.tracking.id, body)
+        loc.tracking = replace(loc.tracking, body=body)
 
 
 def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: RequestState | None, status: str) -> None:
@@ -231,7 +286,7 @@ def reply_once(deps: Deps, loc: Located, comment_id: int, text: str) -> None:
     marker = REPLY_MARKER.format(comment_id=comment_id)
     if any(marker in c.body for c in loc.comments if is_ours(c, deps)):
         return
-    deps.forge.create_comment(loc.issue, cap(f"{marker}\n{text}", tracking.BODY_LIMIT))
+    loc.comments.append(deps.forge.create_comment(loc.issue, cap(f"{marker}\n{text}", tracking.BODY_LIMIT)))
 
 
 def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, current_labels: tuple[str, ...],
@@ -241,7 +296,8 @@ def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, cu
     A PR that cannot be opened (e.g. Actions may not create pull requests) is shown as the
     failure and raised after the comment is written; the commits stay, and the next run opens it.
     """
-    state = load_request_state(ws, loc)
+    state, broken = read_state(ws, loc)
+    failure = failure or broken
     pr_error: ForgeError | None = None
     try:
         pull = ensure_pull(deps, loc, ws, state, pull)
@@ -256,7 +312,9 @@ def finish(deps: Deps, loc: Located, ws: Workspace, pull: PullRequest | None, cu
 
 
 def failure_from(phase: str, exc: PlaybookError) -> tracking.Failure:
-    return tracking.Failure(phase, exc.message.splitlines()[0][:500], exc.fix or "/retry")
+    problems = getattr(exc, "problems", None) or []  # a validation error lists every problem: show them
+    reason = exc.message.splitlines()[0] + (": " + "; ".join(problems) if problems else "")
+    return tracking.Failure(phase, reason[:1500 if problems else 500], exc.fix or "/retry")
 
 
 def require_model_secrets(deps: Deps) -> None:

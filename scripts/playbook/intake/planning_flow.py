@@ -19,10 +19,13 @@ from playbook.intake.github_flow import (
     authorize,
     failure_from,
     finish,
+    is_ours,
     load_request_state,
     locate,
+    read_state,
     reply_once,
     require_model_secrets,
+    save_queue,
     sync_labels,
     update_tracking,
     workspace_for,
@@ -78,24 +81,106 @@ def on_start(action: Any, deps: Deps) -> int:
 
 
 def on_command(action: Any, deps: Deps) -> int:
-    command = action.command
+    """Handle the triggering command and every other command still pending on the issue
+    (``command_queue``), in comment order, each authorised on its own."""
+    from playbook.intake import command_queue
+    from playbook.intake.authz import is_bot
+
     try:
         issue = deps.forge.get_issue(action.issue)
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
-    decision = authorize(deps, action.author, action.author_type)  # before any write
+    trigger = command_queue.Pending(action.comment_id, action.author, action.author_type, action.created_at,
+                                    action.command)
+    decisions: dict[tuple[str, str], Any] = {}
+
+    def decide(item: command_queue.Pending) -> Any:  # before any write; an API failure raises (fail closed)
+        key = (item.author.lower(), item.author_type)
+        if key not in decisions:
+            decisions[key] = authorize(deps, item.author, item.author_type)
+        return decisions[key]
+
+    decide(trigger)
     loc = locate(deps, issue.number, issue.title)
-    if not decision.allowed:
-        deps.log(f"/{command.name} from {action.author} refused: {decision.reason}")
-        reply_once(deps, loc, action.comment_id,
-                    "Sorry, only collaborators with write, maintain or admin permission can steer this request.")
+    if loc.tracking is not None and not loc.queue.known:
+        # A tracking comment from before the queue: what came before this command counts as handled.
+        loc.queue.floor = max((c.id for c in loc.comments if c.id < trigger.comment_id), default=0)
+        loc.queue.known = True
+    queue = command_queue.pending(
+        loc.comments, loc.queue, trigger=trigger,
+        replied=command_queue.replied_to(loc.comments, lambda c: is_ours(c, deps)),
+        is_ours=lambda c: is_ours(c, deps),
+        is_bot=lambda c: is_bot(c.author, c.author_type, bot_login=deps.settings.bot_login),
+        max_feedback_chars=deps.config.limits.revise_feedback_chars,
+    )
+    rc, ran = 0, 0
+    for index, item in enumerate(queue):
+        decision = decide(item)
+        if not decision.allowed:
+            deps.log(f"/{item.command.name} from {item.author} refused: {decision.reason}")
+            loc.queue.mark(item.comment_id)
+            if item.comment_id == trigger.comment_id:
+                reply_once(deps, loc, item.comment_id,
+                           "Sorry, only collaborators with write, maintain or admin permission can steer this request.")
+            continue
+        if ran == command_queue.MAX_COMMANDS_PER_RUN:
+            deps.log(f"{len(queue) - ran} more commands wait for the next run")
+            break
+        if ran:
+            deps.log(f"also handling the pending /{item.command.name} of comment {item.comment_id}")
+            issue = deps.forge.get_issue(issue.number)  # labels moved with the previous command
+        ran += 1
+        rc |= _run_queued(item, deps, loc, issue)
+        if loc.tracking is None and index + 1 < len(queue):  # it may have started the request elsewhere
+            loc = locate(deps, issue.number, issue.title)
+    save_queue(deps, loc)
+    return rc
+
+
+def _react(deps: Deps, comment_id: int, content: str) -> int | None:
+    """A reaction is a courtesy: failing to add one never fails the command."""
+    try:
+        return deps.forge.add_reaction(comment_id, content)
+    except PlaybookError as exc:
+        deps.log(f"could not react to comment {comment_id}: {exc.message.splitlines()[0]}")
+        return None
+
+
+def _run_queued(item: Any, deps: Deps, loc: Located, issue: Any) -> int:
+    """One authorised command: 👀 at once (slow commands), then the outcome replaces it."""
+    from playbook.intake import command_queue
+
+    if item.command.error:  # bad arguments: the reply (with its marker) is the outcome
+        reply_once(deps, loc, item.comment_id, f"`/{item.command.name}`: {item.command.error}")
         return 0
-    if command.error:
-        reply_once(deps, loc, action.comment_id, f"`/{command.name}`: {command.error}")
-        return 0
+    if item.command.name == "ops":  # on any issue, request or not: one read-only reply is the outcome
+        from playbook.intake.ops_flow import on_ops
+
+        return on_ops(item, deps, loc)
+    ack = _react(deps, item.comment_id, command_queue.ACK) if item.command.name in command_queue.SLOW_COMMANDS else None
+    loc.queue.mark(item.comment_id)  # written with the handler's tracking update (or by save_queue)
+    rc = 1
+    try:
+        rc = _handle(item, deps, loc, issue)
+    finally:
+        if ack is not None:
+            try:
+                deps.forge.delete_reaction(item.comment_id, ack)
+            except PlaybookError as exc:
+                deps.log(f"could not remove the 👀 from comment {item.comment_id}: {exc.message.splitlines()[0]}")
+        _react(deps, item.comment_id, command_queue.DONE if rc == 0 else command_queue.FAILED)
+    return rc
+
+
+def _handle(action: Any, deps: Deps, loc: Located, issue: Any) -> int:
+    command = action.command
     ws, pull = workspace_for(deps, loc)
-    state = load_request_state(ws, loc)
+    state, broken = read_state(ws, loc)
+    if broken is not None:  # named in the tracking comment; the run itself ends cleanly
+        deps.log(f"/{command.name} not run: {broken.reason}")
+        finish(deps, loc, ws, pull, issue.labels, failure=broken)
+        return 0
     if state is None:
         if command.name in ("retry",) and {"bmad:brief", "bmad:quick"} & set(issue.labels):
             return on_start(_StartFromCommand(issue.number, action.author, action.author_type), deps)
@@ -130,14 +215,21 @@ def _info(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReques
     if name == "help":
         reply_once(deps, loc, action.comment_id, help_text(skill_flow.runnable_skill_names(deps)))
     elif name == "cost":
-        rows = "\n".join(
-            f"| {p.title} | r{p.revision} | {p.model} | {p.usage.get('input_tokens', 0)} / "
-            f"{p.usage.get('output_tokens', 0)} | ${p.usage.get('cost_usd', 0):.4f} |" for p in state.phases if p.exists)
+        from playbook.intake import tracking
+        from playbook.planning import ledger
+
+        rows = [f"| {r['title']} | {r['revision']} | {r['model']} | {r['tokens']} | {r['cost']} |"
+                for r in tracking.phase_rows(state, "") if r["tokens"]]
+        dev = tracking.dev_row(state)
+        if dev:
+            rows.append(f"| Dev runs (target repos) | {dev['runs']} | Claude Code | {dev['tokens']} | {dev['cost']} |")
         total = state.usage
+        notes = "".join(f"\n- {line}" for line in tracking.ledger_notes(state))
         reply_once(deps, loc, action.comment_id,
-                    "| Phase | Revision | Model | Tokens in / out | Est. cost |\n|---|---|---|---|---|\n" + rows
-                    + f"\n| **Total** | | | {int(total['input_tokens'])} / {int(total['output_tokens'])} | "
-                    f"**${total['cost_usd']:.4f}** |")
+                   "| Phase | Revision | Model | Tokens in / out | Est. cost |\n|---|---|---|---|---|\n"
+                   + "\n".join(rows)
+                   + f"\n| **Total** (every revision and dev run) | | | {ledger.tokens_text(total)} | "
+                   f"**{ledger.cost_text(total)}** |" + (f"\n{notes}" if notes else ""))
     else:  # status: the tracking comment is the status
         finish(deps, loc, ws, pull, labels)
     return 0

@@ -22,6 +22,7 @@ STATUS_STYLE: dict[str, tuple[str, str, str]] = {
     "done": ("#dcfce7", "#16a34a", "#14532d"),
 }
 LABEL_CHARS = 48
+MAX_NODES = 60  # beyond this the graph is unreadable (and long); the story table still lists every story
 _UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;()/+_-]")
 
 

@@ -55,6 +55,7 @@ def refresh_tracking(settings: Any, config: Config, playbook_forge: Forge, playb
                             make_remote_forge=_no_remote)
     issue_data = playbook_forge.get_issue(issue)
     loc = github_flow.locate(deps, issue, issue_data.title)
+    loc.shared = True  # a target repo's run: the playbook issue's own runs may be writing meanwhile
     if loc.tracking is None:  # only the playbook's own workflows create it (its marker is trusted)
         return
     github_flow.update_tracking(deps, loc, playbook_ws, github_flow.load_request_state(playbook_ws, loc),

@@ -51,6 +51,55 @@ def _next_step(state: RequestState, pr: int | None) -> str:
     return ""
 
 
+COLLAPSE_STORIES = 15  # more stories than this fold into <details>
+
+
+def phase_rows(state: RequestState, blob_url: str) -> list[dict[str, str]]:
+    """One row per phase; tokens and cost count every revision of the phase (``planning.ledger``)."""
+    from playbook.planning import ledger
+
+    rows = []
+    for p in state.phases:
+        status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval",
+                  "skipped": "not part of the quick flow"}.get(
+            p.status or "", "not started")
+        spent = ledger.add(p.usage, p.spent_before)
+        revisions = f" (r1–r{p.revision})" if p.exists and p.revision > 1 else ""
+        rows.append({
+            "icon": ICONS.get(p.status, "⏳"),
+            "title": p.title,
+            "link": f"{blob_url}/{p.path}" if p.exists else "",
+            "revision": f"r{p.revision}" if p.exists else "—",
+            "status": status,
+            "model": p.model or "",
+            "tokens": ledger.tokens_text(spent) + revisions if p.exists else "",
+            "cost": ledger.cost_text(spent) if p.exists else "",
+        })
+    return rows
+
+
+def ledger_notes(state: RequestState) -> list[str]:
+    """Fallbacks with their reason, and what the totals include."""
+    from playbook.sanitize import neutralize_for_github
+
+    notes = [f"{title}: the `{f['route']}` route was skipped — {neutralize_for_github(f['reason'])}"
+             for title, f in state.fallbacks]
+    if state.usage.get("unknown"):
+        notes.append("Some model calls reported no token usage: their cost is unknown, not $0.")
+    return notes
+
+
+def dev_row(state: RequestState) -> dict[str, str] | None:
+    from playbook.planning import ledger
+
+    runs = sum(len(s.metadata.get("dev_usage") or []) for s in state.stories)
+    if not runs:
+        return None
+    usage = state.dev_usage
+    return {"runs": f"{runs} run{'s' if runs != 1 else ''}", "tokens": ledger.tokens_text(usage),
+            "cost": ledger.cost_text(usage)}
+
+
 def render(
     state: RequestState | None,
     *,
@@ -64,75 +113,86 @@ def render(
     notice: str = "",
     readiness: Any = None,
 ) -> str:
-    """Markdown for the tracking comment; ``blob_url`` is ``{server}/{repo}/blob/{commit}``."""
-    from playbook.planning.prompts import render_package_template
-    from playbook.sanitize import cap, neutralize_for_github
+    """Markdown for the tracking comment; ``blob_url`` is ``{server}/{repo}/blob/{commit}``.
 
-    phases = []
-    stories = []
+    What matters comes first (failure, next step, commands), then the ledger, then the stories —
+    folded into ``<details>`` past ``COLLAPSE_STORIES`` and cut from the end (with a pointer to
+    sprint-status.yaml) if the comment would pass ``BODY_LIMIT``. Never cut silently.
+    """
+    from playbook.planning import artifacts, ledger
+    from playbook.planning.prompts import render_package_template
+    from playbook.sanitize import neutralize_for_github
+
+    phases: list[dict[str, str]] = []
+    stories: list[dict[str, str]] = []
     total_tokens = "—"
     total_cost = "$0.0000"
     stage = "starting"
     next_step = ""
     allowed = ["/status", "/help"]
+    notes: list[str] = []
+    dev = None
     graph = ""
     if state is not None:
-        for p in state.phases:
-            usage = p.usage
-            status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval",
-                      "skipped": "not part of the quick flow"}.get(
-                p.status or "", "not started")
-            phases.append({
-                "icon": ICONS.get(p.status, "⏳"),
-                "title": p.title,
-                "link": f"{blob_url}/{p.path}" if p.exists else "",
-                "revision": f"r{p.revision}" if p.exists else "—",
-                "status": status,
-                "model": p.model or "",
-                "tokens": f"{usage.get('input_tokens', 0)} / {usage.get('output_tokens', 0)}" if p.exists else "",
-                "cost": f"${usage.get('cost_usd', 0):.4f}" if p.exists else "",
-            })
         from playbook.delivery.order import waiting_for
         from playbook.intake import story_graph
 
+        phases = phase_rows(state, blob_url)
         for s in state.stories:
             prs = s.metadata.get("pull_requests") or []
             stories.append({
-                "id": s.id, "title": s.title, "target": s.target, "status": s.status, "link": f"{blob_url}/{s.path}",
+                "id": s.id, "title": neutralize_for_github(s.title), "target": s.target, "status": s.status,
+                "link": f"{blob_url}/{s.path}",
                 "prs": ", ".join(f"[{pr_['repo']}#{pr_['number']}]({pr_['url']})" for pr_ in prs) or "—",
                 "waits": neutralize_for_github(waiting_for(s, state.stories)) or "—",
             })
-        graph = story_graph.render(state.stories) if len(state.stories) > 1 else ""
+        graph = story_graph.render(state.stories) if 1 < len(state.stories) <= story_graph.MAX_NODES else ""
         total = state.usage
-        total_tokens = f"{int(total['input_tokens'])} / {int(total['output_tokens'])}"
-        total_cost = f"${total['cost_usd']:.4f}"
+        total_tokens = ledger.tokens_text(total)
+        total_cost = ledger.cost_text(total)
         stage = state.stage.value
         next_step = _next_step(state, pr)
         allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch", "run") else
                    {"revise": "`/revise <feedback>`", "route": "`/route <story> infra|apps|both`",
                     "dispatch": "`/dispatch [story]`", "run": "`/run <skill> [story]`"}[c]
                    for c in allowed_commands(state.stage)]
-    body = render_package_template(
-        "tracking.md.j2",
-        marker=marker(request, branch),
-        title=neutralize_for_github(title),
-        phases=phases,
-        stories=[{**s, "title": neutralize_for_github(s["title"])} for s in stories],
-        graph=graph,
-        readiness=_readiness_view(readiness, blob_url, neutralize_for_github,
-                                  holding=state is not None and state.current is not None
-                                  and state.current.phase.value == "stories"),
-        total_tokens=total_tokens,
-        total_cost=total_cost,
-        failure=failure and Failure(failure.phase, neutralize_for_github(failure.reason),
-                                    neutralize_for_github(failure.fix)),
-        notice=neutralize_for_github(notice) if notice else "",
-        stage=stage,
-        next_step=next_step,
-        pr=pr,
-        run_url=run_url,
-        allowed=" · ".join(allowed),
-    )
+        notes = ledger_notes(state)
+        dev = dev_row(state)
+    counts: dict[str, int] = {}
+    for row in stories:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    common = {
+        "marker": marker(request, branch),
+        "title": neutralize_for_github(title),
+        "phases": phases,
+        "total_tokens": total_tokens,
+        "total_cost": total_cost,
+        "failure": failure and Failure(failure.phase, neutralize_for_github(failure.reason),
+                                       neutralize_for_github(failure.fix)),
+        "notice": neutralize_for_github(notice) if notice else "",
+        "stage": stage,
+        "next_step": next_step,
+        "pr": pr,
+        "run_url": run_url,
+        "allowed": " · ".join(allowed),
+        "ledger_notes": notes,
+        "dev": dev,
+        "collapse": len(stories) > COLLAPSE_STORIES,
+        "story_summary": f"{len(stories)}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        "sprint_status_link": f"{blob_url}/{artifacts.sprint_status_path(request)}",
+        "graph": graph,
+        "readiness": _readiness_view(readiness, blob_url, neutralize_for_github,
+                                     holding=state is not None and state.current is not None
+                                     and state.current.phase.value == "stories"),
+    }
+    shown = len(stories)
+    while True:
+        body = render_package_template("tracking.md.j2", **common, stories=stories[:shown], omitted=len(stories) - shown)
+        if len(body.encode("utf-16-le")) // 2 <= BODY_LIMIT or shown == 0:
+            break
+        shown = shown * 3 // 4  # drop from the end: failure, next step and commands are at the top
+    from playbook.sanitize import cap
+
     return cap(body, BODY_LIMIT)
 
 

@@ -85,7 +85,12 @@ def safe_yaml_load(text: str, *, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - hardened SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ArtifactError(f"{source}: invalid YAML: {exc}", fix="correct the YAML (no tags, aliases or tabs)") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        raise ArtifactError(f"{source}: invalid YAML{where}: {f'{context} ' if context else ''}{what}",
+                            fix="correct the YAML (no tags, aliases or tabs)") from None
 
 
 def dump_yaml(data: Any) -> str:
@@ -102,6 +107,35 @@ _USAGE = {
         "input_tokens": {"type": "integer", "minimum": 0},
         "output_tokens": {"type": "integer", "minimum": 0},
         "cost_usd": {"type": "number", "minimum": 0},
+        "unknown": {"type": "boolean"},  # some call reported no usage: the numbers are a lower bound
+    },
+}
+_FALLBACKS = {
+    "type": "array",
+    "maxItems": 20,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["route", "reason"],
+        "properties": {"route": {"type": "string", "maxLength": 100}, "reason": {"type": "string", "maxLength": 300}},
+    },
+}
+_DEV_USAGE = {
+    "type": "array",
+    "maxItems": 20,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["target", "repo", "pr", "input_tokens", "output_tokens", "cost_usd"],
+        "properties": {
+            "target": {"enum": ["infra", "apps"]},
+            "repo": {"type": "string", "maxLength": 200},
+            "pr": {"type": "integer", "minimum": 1},
+            "input_tokens": {"type": "integer", "minimum": 0},
+            "output_tokens": {"type": "integer", "minimum": 0},
+            "cost_usd": {"type": "number", "minimum": 0},
+            "unknown": {"type": "boolean"},
+        },
     },
 }
 _INPUTS = {
@@ -153,6 +187,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "model": {"type": "string", "minLength": 1},
             "provider": {"enum": ["gemini", "claude-cli", "offline"]},
             "usage": _USAGE,
+            "spent_before": _USAGE,  # what the earlier revisions of this phase cost
+            "fallbacks": _FALLBACKS,  # routes skipped on the way to this answer, with the reason
             "inputs": _INPUTS,
             "feedback": {"type": "string", "maxLength": 20000},
             "created": _TIMESTAMP,
@@ -201,6 +237,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "status": {"enum": list(STORY_STATUSES)},
             "acceptance_criteria": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
             "revision": {"type": "integer", "minimum": 1},
+            "dev_usage": _DEV_USAGE,  # Claude dev runs in the target repos, reported with bmad-deployed
             "pull_requests": {
                 "type": "array",
                 "items": {
@@ -221,12 +258,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+# Kinds people edit by hand: keys they add (``priority: high``) are kept and ignored; ours stay strict.
+HUMAN_EDITABLE = ("story",)
+_TOLERANT = {kind: {**SCHEMAS[kind], "additionalProperties": True} for kind in HUMAN_EDITABLE}
+
+
 def validate_metadata(kind: str, metadata: Any, *, source: str) -> None:
     from playbook.schemas import schema_problems
 
     if not isinstance(metadata, dict):
         raise ArtifactError(f"{source}: frontmatter is not a mapping", fix="start the file with a `---` YAML block")
-    problems = schema_problems(SCHEMAS[kind], metadata, top="(frontmatter)")
+    problems = schema_problems(_TOLERANT.get(kind, SCHEMAS[kind]), metadata, top="(frontmatter)")
     if problems:
         raise ArtifactError(f"{source}: invalid {kind} frontmatter", problems=problems,
                             fix="correct the listed fields; nothing was committed")
@@ -287,8 +329,22 @@ def parse(text: str, kind: str, *, source: str) -> tuple[dict[str, Any], str]:
     except ArtifactError as exc:
         raise ArtifactError(f"{source}: {exc.message}", fix=exc.fix) from None
     del frontmatter  # imported for its handler base only
-    validate_metadata(kind, metadata, source=source)
+    try:
+        validate_metadata(kind, metadata, source=source)
+    except ArtifactError as exc:  # say on which line of the file each field is, for the person fixing it
+        raise ArtifactError(exc.message.splitlines()[0], problems=[_with_line(p, fm) for p in exc.problems],
+                            fix=exc.fix) from None
     return metadata, body.strip("\n") + "\n"
+
+
+def _with_line(problem: str, frontmatter_text: str) -> str:
+    """``status: 'x' is not one of …`` -> ``line 9: status: …`` (line 1 is the opening ``---``)."""
+    key = re.split(r"[/:]", problem, maxsplit=1)[0].strip()
+    found = re.search(rf"(?m)^{re.escape(key)}[ \t]*:", frontmatter_text) if key and key[0] != "(" else None
+    if found is None:
+        return problem
+    before = frontmatter_text[:found.start()].count("\n")
+    return f"line {1 + before + (0 if frontmatter_text.startswith(chr(10)) else 1)}: {problem}"
 
 
 def render(metadata: dict[str, Any], body: str, kind: str, *, source: str) -> str:

@@ -87,7 +87,7 @@ COMMAND_TABLE: dict[tuple[str, Stage], str] = {
     ("run", Stage.AWAITING_APPROVAL): "run-skill",
     ("run", Stage.COMPLETE): "run-skill",
 }
-ALWAYS_ALLOWED = frozenset({"status", "help", "cost"})
+ALWAYS_ALLOWED = frozenset({"status", "help", "cost", "ops"})
 
 REFUSALS: dict[Stage, str] = {
     Stage.NEW: "the current phase has no draft yet — use /retry to generate it",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from playbook.config import Config
-from playbook.errors import ModelOutputError, StateError
-from playbook.planning import artifacts, context, stories
+from playbook.errors import ModelOutputError, ModelTruncatedError, StateError
+from playbook.planning import artifacts, context, ledger, stories
 from playbook.planning.models import ModelRouter, Routed
 from playbook.planning.phases import INPUTS, ORDER, SPEC, Phase
 from playbook.planning.state import RequestState, load_state, phase_path, request_path
@@ -184,14 +184,12 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
 
     prompt = render_skill(skill, variables)
     json_schema = stories.PLAN_SCHEMA if skill.output == "json" else None
-    routed = planner.router.generate(
-        skill.model,
+    routed, usage = ask_checked(
+        planner, skill.model,
         ModelRequest(prompt=prompt, model="", skill=skill.name, system=SYSTEM_PROMPT, json_schema=json_schema,
                      variables=variables),
     )
     _reject_secrets(routed.response.text, planner.secrets)
-    usage = {"input_tokens": routed.response.usage.input_tokens,
-             "output_tokens": routed.response.usage.output_tokens, "cost_usd": routed.cost_usd}
     meta: dict[str, Any] = {
         "schema_version": artifacts.SCHEMA_VERSION,
         "kind": "phase",
@@ -207,6 +205,11 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
         "inputs": [{"path": p.path, "sha": artifacts.blob_sha(p.text)} for p in inputs if p.exists],
         "created": planner.clock(),
     }
+    earlier = ledger.carried(current.usage, current.spent_before) if current.exists else None
+    if earlier is not None:
+        meta["spent_before"] = earlier  # what earlier revisions of this phase cost stays in the total
+    if routed.skipped:
+        meta["fallbacks"] = ledger.fallbacks(routed.skipped)
     if feedback:
         meta["feedback"] = feedback[:20000]
     if trigger:
@@ -244,17 +247,71 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
                f"Model: {routed.response.model} ({routed.response.provider}); "
                f"tokens in/out {usage['input_tokens']}/{usage['output_tokens']}; est. ${usage['cost_usd']:.4f}")
     sha = ws.commit(files, message)
-    return _result(state.request, phase, revision, sha, files, routed)
+    return _result(state.request, phase, revision, sha, files, routed, usage)
+
+
+def ask_checked(planner: Planner, alias: str, request: ModelRequest) -> tuple[Routed, dict[str, Any]]:
+    """One model answer that is safe to commit, and what it cost (discarded attempts included).
+
+    A truncated answer (MAX_TOKENS) is asked again once with ``limits.max_output_tokens``; a second
+    truncation, or an answer longer than ``limits.max_answer_chars``, fails the phase — nothing
+    half-written or oversized is ever committed.
+    """
+    from dataclasses import replace
+
+    limits = planner.config.limits
+    first = min(request.max_output_tokens, limits.max_output_tokens)
+    discarded: list[dict[str, Any]] = []
+    try:
+        routed = planner.router.generate(alias, replace(request, max_output_tokens=first))
+    except ModelTruncatedError as exc:
+        discarded.append(_spend_of(planner, exc))
+        if limits.max_output_tokens <= exc.budget:
+            raise ModelTruncatedError(
+                f"{exc.message}; nothing was committed", budget=exc.budget, model=exc.model,
+                fix=f"raise `limits.max_output_tokens` in playbook.yaml (now {limits.max_output_tokens}), "
+                "then comment /retry", input_tokens=exc.input_tokens, output_tokens=exc.output_tokens,
+            ) from None
+        planner.progress(f"the answer stopped at {exc.budget} output tokens; asking once more with "
+                         f"{limits.max_output_tokens}")
+        try:
+            routed = planner.router.generate(alias, replace(request, max_output_tokens=limits.max_output_tokens))
+        except ModelTruncatedError as again:
+            spent = ledger.add(*discarded, _spend_of(planner, again))
+            raise ModelTruncatedError(
+                f"the model's answer was cut off at the output limit twice ({exc.budget}, then "
+                f"{again.budget} tokens; finishReason MAX_TOKENS); nothing was committed (the two attempts "
+                f"used {ledger.tokens_text(spent)} tokens, est. {ledger.cost_text(spent)})",
+                budget=again.budget, model=again.model,
+                fix=f"comment /retry, or raise `limits.max_output_tokens` in playbook.yaml (now "
+                f"{limits.max_output_tokens}) and comment /retry",
+            ) from None
+    text = routed.response.text
+    if len(text) > limits.max_answer_chars:
+        raise ModelOutputError(
+            f"the model's answer is {len(text)} characters, more than `limits.max_answer_chars` "
+            f"({limits.max_answer_chars}); it was refused and nothing was committed (it used "
+            f"{routed.response.usage.output_tokens} output tokens, est. ${routed.cost_usd:.4f})",
+            fix="comment /revise asking for a shorter document, or raise `limits.max_answer_chars` in playbook.yaml",
+        )
+    usage: dict[str, Any] = {"input_tokens": routed.response.usage.input_tokens,
+                             "output_tokens": routed.response.usage.output_tokens, "cost_usd": routed.cost_usd}
+    if not routed.response.usage_known:
+        usage["unknown"] = True
+    return routed, ledger.add(usage, *discarded)
+
+
+def _spend_of(planner: Planner, exc: ModelTruncatedError) -> dict[str, Any]:
+    price = planner.config.price(exc.model)
+    return {"input_tokens": exc.input_tokens, "output_tokens": exc.output_tokens,
+            "cost_usd": round(price.cost(exc.input_tokens, exc.output_tokens), 6)}
 
 
 def _result(request: str, phase: Phase, revision: int, sha: str | None, files: Mapping[str, Any],
-            routed: Routed) -> StepResult:
+            routed: Routed, usage: dict[str, Any]) -> StepResult:
     return StepResult(
         request, phase, revision, sha, tuple(sorted(files)), model=routed.response.model,
-        provider=routed.response.provider,
-        usage={"input_tokens": routed.response.usage.input_tokens,
-               "output_tokens": routed.response.usage.output_tokens, "cost_usd": routed.cost_usd},
-        skipped_routes=routed.skipped,
+        provider=routed.response.provider, usage=dict(usage), skipped_routes=routed.skipped,
     )
 
 
@@ -327,14 +384,16 @@ def cancel(ws: Workspace, state: RequestState, *, by: str) -> str | None:
                      f"bmad({state.request}): cancel request\n\nCancelled by {by}.")
 
 
-def update_stories(ws: Workspace, changes: Mapping[str, Mapping[str, Any]], message: str) -> str | None:
+def update_stories(ws: Workspace, changes: Mapping[str, Mapping[str, Any]], message: str, *,
+                   extra_files: Mapping[str, str | None] | None = None) -> str | None:
     """Change frontmatter fields of several stories of one request and refresh sprint-status.yaml, in one commit.
 
-    Only the named fields change; everything else a human edited stays.
+    Only the named fields change; everything else a human edited stays. ``extra_files`` (e.g. the
+    topology registry refreshed from a merged IaC PR) go into the same commit.
     """
     if not changes:
         return None
-    files: dict[str, str | None] = {}
+    files: dict[str, str | None] = dict(extra_files or {})
     requests = set()
     for path, fields in changes.items():
         text = ws.read(path)

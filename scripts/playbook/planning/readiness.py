@@ -100,7 +100,7 @@ def assess_draft(ws: Workspace, planner: Any, state: RequestState, *, epics_path
         meta = {
             "schema_version": artifacts.SCHEMA_VERSION, "kind": "skill-run", "request": state.request,
             "issue": state.issue, "skill": SKILL, "model": "none", "provider": "offline",
-            "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+            "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "unknown": True},
             "inputs": [{"path": epics_path, "sha": artifacts.blob_sha(epics_text)}], "created": planner.clock(),
             "trigger": f"stories:r{revision}", "verdict": "unknown",
             "blockers": [f"the readiness check could not run: {exc.message.splitlines()[0][:200]}"],

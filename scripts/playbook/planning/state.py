@@ -21,6 +21,8 @@ class PhaseState:
     model: str | None = None
     provider: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    spent_before: dict[str, Any] = field(default_factory=dict)  # earlier revisions of this phase
+    fallbacks: tuple[dict[str, str], ...] = ()
     created: str | None = None
     approved_by: str | None = None
     approved_ref: str | None = None  # what approved it, e.g. "comment:123" (re-deliveries are no-ops)
@@ -48,6 +50,7 @@ class RequestState:
     phases: tuple[PhaseState, ...]
     stories: tuple[artifacts.Story, ...]
     flow: str = "full"  # "quick": label bmad:quick, the Epics & Stories phase only (phases.QUICK_SKIPPED)
+    run_usages: tuple[dict[str, Any], ...] = ()  # committed skill runs (runs/<skill>.md): readiness, /run
 
     def phase(self, phase: Phase) -> PhaseState:
         return next(p for p in self.phases if p.phase == phase)
@@ -70,12 +73,29 @@ class RequestState:
         return Stage.AWAITING_APPROVAL if current.exists else Stage.NEW
 
     @property
-    def usage(self) -> dict[str, float]:
-        total = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
-        for p in self.phases:
-            for key in total:
-                total[key] += p.usage.get(key, 0)
-        return total
+    def usage(self) -> dict[str, Any]:
+        """Every model call of the request (``planning.ledger``): all revisions of every phase and
+        the dev runs reported back; ``unknown`` is set when some call reported no usage."""
+        from playbook.planning import ledger
+
+        return ledger.add(self.planning_usage, self.dev_usage, *self.run_usages)
+
+    @property
+    def planning_usage(self) -> dict[str, Any]:
+        from playbook.planning import ledger
+
+        return ledger.add(*(ledger.add(p.usage, p.spent_before) for p in self.phases if p.exists))
+
+    @property
+    def dev_usage(self) -> dict[str, Any]:
+        from playbook.planning import ledger
+
+        return ledger.add(*(entry for s in self.stories for entry in s.metadata.get("dev_usage") or []))
+
+    @property
+    def fallbacks(self) -> list[tuple[str, dict[str, str]]]:
+        """(phase title, fallback entry) for the current revision of every phase."""
+        return [(p.title, f) for p in self.phases for f in p.fallbacks]
 
 
 def request_path(request: str) -> str:
@@ -124,6 +144,8 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
                 model=pm["model"],
                 provider=pm["provider"],
                 usage=dict(pm["usage"]),
+                spent_before=dict(pm.get("spent_before") or {}),
+                fallbacks=tuple(pm.get("fallbacks") or ()),
                 created=pm["created"],
                 approved_by=pm.get("approved_by"),
                 approved_ref=pm.get("approved_ref"),
@@ -153,4 +175,21 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
         phases=tuple(phases),
         stories=tuple(stories),
         flow=flow,
+        run_usages=_run_usages(workspace, request),
     )
+
+
+def _run_usages(workspace: Workspace, request: str) -> tuple[dict[str, Any], ...]:
+    """The usage of every committed skill run of the request (an unreadable one counts as unknown)."""
+    from playbook.errors import ArtifactError
+
+    prefix = f"{artifacts.planning_dir(request)}/runs/"
+    usages: list[dict[str, Any]] = []
+    for path in sorted(p for p in workspace.list(prefix.rstrip("/")) if p.startswith(prefix) and p.endswith(".md")):
+        try:
+            meta, _ = artifacts.parse(workspace.read(path) or "", "skill-run", source=path)
+        except ArtifactError:
+            usages.append({"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "unknown": True})
+            continue
+        usages.append(dict(meta["usage"]))
+    return tuple(usages)

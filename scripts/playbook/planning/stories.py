@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from playbook.errors import ArtifactError, ModelOutputError
+from playbook.errors import ModelOutputError
 from playbook.planning import artifacts
 
 PLAN_SCHEMA: dict[str, Any] = {
@@ -146,50 +146,7 @@ def story_files(
 
 
 def sprint_status(stories: list[artifacts.Story], *, request: str, existing: str | None = None) -> str:
-    """BMAD's sprint-status.yaml, derived from the stories.
+    """BMAD's sprint-status.yaml, derived from the stories (round-trip: see ``planning.sprint_status``)."""
+    from playbook.planning import sprint_status
 
-    Keys a human added stay; only keys for our stories and epics are set.
-    """
-    data: dict[str, Any] = {}
-    if existing:
-        try:
-            loaded = artifacts.safe_yaml_load(existing, source="sprint-status.yaml")
-            if isinstance(loaded, dict):
-                data = loaded
-        except ArtifactError:  # a broken file is regenerated rather than blocking the pipeline
-            data = {}
-    status = data.get("development_status")
-    if not isinstance(status, dict):
-        status = {}
-    epics: dict[int, list[str]] = {}
-    for story in sorted(stories, key=lambda s: tuple(int(p) for p in s.id.split("."))):
-        key = story.path.rsplit("/", 1)[-1].removeprefix("story-").removesuffix(".md")
-        status[key] = story.status
-        epics.setdefault(story.epic, []).append(story.status)
-    for epic, states in epics.items():
-        if all(s == "done" for s in states):
-            value = "done"
-        elif all(s in ("backlog", "ready-for-dev") for s in states):
-            value = "backlog"
-        else:
-            value = "in-progress"
-        status[f"epic-{epic}"] = value
-    data["project"] = request
-    data["tracking_system"] = "file-system"
-    data["story_location"] = artifacts.implementation_dir(request)
-    data["development_status"] = dict(sorted(status.items(), key=lambda kv: _status_sort(kv[0])))
-    header = "# Sprint status for this request; derived from the story files (story frontmatter wins).\n"
-    return header + artifacts.dump_yaml(data)
-
-
-def _status_sort(key: str) -> tuple[int, int, int, str]:
-    if key.startswith("epic-"):
-        try:
-            return (int(key[5:]), 0, 0, key)
-        except ValueError:
-            return (999, 0, 0, key)
-    parts = key.split("-", 2)
-    try:
-        return (int(parts[0]), 1, int(parts[1]), key)
-    except (ValueError, IndexError):
-        return (999, 2, 0, key)
+    return sprint_status.update(stories, request=request, existing=existing)
