@@ -273,3 +273,16 @@ def test_drift_runs_daily_and_by_hand_with_read_only_contents():
     (job,) = doc["jobs"].values()
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     assert [s["run"] for s in job["steps"] if "run" in s][-1] == "playbook drift --issue"
+
+
+def test_the_review_job_holds_no_github_token_and_only_the_post_job_writes():
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    review, post = jobs["review"], jobs["post-review"]
+    assert review["permissions"] == {"contents": "read"}
+    assert review["needs"] == ["source", "publish"]
+    envs = [step.get("env") or {} for step in review["steps"]]
+    assert not any(key in env for env in envs for key in ("GITHUB_TOKEN", "GH_TOKEN", "BMAD_PLAYBOOK_TOKEN"))
+    assert any("playbook review " in step.get("run", "") for step in review["steps"])
+    assert post["permissions"] == {"pull-requests": "write"}
+    assert any("playbook post-review" in step.get("run", "") for step in post["steps"])
+    assert not any("claude" in str(step).lower() for step in post["steps"])  # the writer never runs the CLI
