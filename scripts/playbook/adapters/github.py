@@ -430,6 +430,10 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ pull requests
 
+    def get_pull(self, number: int) -> PullRequest:
+        with self._errors(f"reading pull request #{number}", "pull-requests"):
+            return _pull(self._repo.get_pull(number))
+
     def find_pull(self, head: str, state: str = "all") -> PullRequest | None:
         owner = self.repo.split("/")[0]
         with self._errors(f"looking for a pull request from {head}", "pull-requests"):

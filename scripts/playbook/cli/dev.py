@@ -57,8 +57,10 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
     payload = None
+    feedback, base_ref = "", ""
     if event_file is not None:
         payload, story = story_path_from_event(event_file)
+        feedback, base_ref = _steered(event_file, repo_dir)
         if kind is not None and kind != payload["target"]:
             raise click.UsageError(f"--kind {kind} contradicts the event's target {payload['target']}")
         kind = payload["target"]
@@ -66,7 +68,8 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     config = load_config(playbook_dir)
     result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
-                     config=config, out_dir=out_dir, model=model, payload=payload)
+                     config=config, out_dir=out_dir, model=model, payload=payload, feedback=feedback,
+                     base_ref=base_ref)
 
     click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
                f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
@@ -99,3 +102,21 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
                           playbook_dir=playbook_dir.resolve())
     click.echo(outcome.message)
     return 0 if outcome.pull is not None else 1
+
+
+def _steered(event_file: Path, repo_dir: Path) -> tuple[str, str]:
+    """A steer.json (`/revise` or `/retry` on the IaC PR): switch to the story branch; (feedback, base ref)."""
+    import json
+
+    from playbook.adapters import git as gitlib
+
+    event = json.loads(event_file.read_text(encoding="utf-8"))
+    branch = event.get("branch")
+    if event.get("command") not in ("revise", "retry") or not isinstance(branch, str):
+        return "", ""
+    if not branch.startswith("bmad/story-") or not all(c.isalnum() or c in "-/_" for c in branch):
+        raise click.UsageError("steer.json names a branch that is not a story branch")
+    base = gitlib.head(repo_dir) or ""
+    gitlib.git(repo_dir, "switch", "-q", branch)
+    feedback = event.get("feedback")
+    return (feedback if isinstance(feedback, str) else ""), base

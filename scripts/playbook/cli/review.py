@@ -64,3 +64,43 @@ def post_review(review_dir: Path) -> int:
         raise NotFoundError(f"no open pull request for {record.get('branch')!r}", fix="publish the story first")
     click.echo(post(forge, pull, record))
     return 0
+
+
+@click.command("steer")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The issue_comment event of a comment on an IaC pull request of this (target) repo.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("steer"),
+              show_default=True, help="Where steer.json is written for the dev, publish and review jobs.")
+def steer(event_file: Path, out_dir: Path) -> int:
+    """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API)."""
+    from playbook.adapters.github import GitHubForge
+    from playbook.errors import MissingSecretError
+    from playbook.intake.steer_flow import decide_steer, parse_pr_command, write_steer
+
+    event = json.loads(event_file.read_text(encoding="utf-8"))
+    comment, issue = event.get("comment") or {}, event.get("issue") or {}
+    if event.get("action") != "created" or not issue.get("pull_request"):
+        click.echo("not a new comment on a pull request; nothing to do")
+        return 0
+    command = parse_pr_command(str(comment.get("body") or ""))
+    if command is None:
+        click.echo("not a pull-request command; nothing to do")
+        return 0
+    settings = Settings.from_env(os.environ)
+    token = settings.require("github_token", "GITHUB_TOKEN")
+    if not settings.github_repository:
+        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    pull = forge.get_pull(int(issue.get("number") or 0))
+    user = comment.get("user") or {}
+    playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
+    from playbook.delivery.publish import read_pr_marker
+
+    marker = read_pr_marker(pull.body) or {}
+    playbook = GitHubForge(str(marker.get("playbook_repo") or "invalid/invalid"), playbook_token,
+                           base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
+    head = playbook.branch_head(playbook.default_branch()) or ""
+    record = decide_steer(forge=forge, pull=pull, command=command, author=str(user.get("login") or ""),
+                          author_type=str(user.get("type") or ""), bot_login=settings.bot_login, playbook_head=head)
+    click.echo(f"/{command.name} on PR #{pull.number}: wrote {write_steer(out_dir, record)}")
+    return 0

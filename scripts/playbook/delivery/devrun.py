@@ -35,6 +35,7 @@ RESULT_FILE = "result.json"
 PATCH_FILE = "changes.patch"
 PROMPT_FILE = "prompt.md"
 RESULT_SCHEMA_VERSION = 1
+MAX_CURRENT_DIFF_CHARS = 40_000  # the PR's current diff, given with `/revise` feedback
 
 EXAMPLES_PER_RUN = 2
 EXAMPLE_FILE_CHARS = 6000
@@ -184,7 +185,7 @@ def _placement(playbook_dir: Path, service: str) -> str:
 
 def build_prompt(
     story: artifacts.Story, story_text: str, *, request_dir: str, kind: str, playbook_dir: Path, repo_dir: Path,
-    allowed_prefixes: tuple[str, ...], budget_tokens: int,
+    allowed_prefixes: tuple[str, ...], budget_tokens: int, feedback: str = "", current_diff: str = "",
 ) -> str:
     """The dev-story skill (``skills/dev-story/SKILL.md``) rendered with the whole context, inline.
 
@@ -225,9 +226,10 @@ def build_prompt(
         # where it runs (placement from the registry) leads the topology section of the skill
         "topology": "\n\n".join(t for t in (fitted.texts.get("placement", "").strip(),
                                              fitted.texts.get("topology", "").strip()) if t),
-        "feedback": "",
-        "previous": "",
-        "revision": 1,
+        # `/revise <feedback>` on the IaC PR: the skill's revision section gets the feedback and the PR's diff
+        "feedback": feedback,
+        "previous": current_diff[:MAX_CURRENT_DIFF_CHARS] if feedback else "",
+        "revision": 2 if feedback else 1,
     }
     prefixes = ", ".join(f"`{p}`" for p in allowed_prefixes)
     out = [
@@ -281,7 +283,11 @@ def run_dev(
     runner: Runner = run_claude,
     model: str | None = None,
     payload: Mapping[str, Any] | None = None,
+    feedback: str = "",
+    base_ref: str = "",
 ) -> DevResult:
+    """``feedback`` (a `/revise` on the IaC PR) re-runs the story on the checked-out story branch, with the
+    branch's diff against ``base_ref`` as the previous revision."""
     story_file = resolve_story_path(story_path, playbook_dir)  # before anything is read
     story_text = story_file.read_text(encoding="utf-8")
     story = artifacts.story_from_text(story_text, path=str(story_file))
@@ -294,8 +300,14 @@ def run_dev(
                               fix="write the dev result outside the target checkout, e.g. --out ../dev-result")
     git_config = _snapshot_git_config(repo_dir)
     request_dir = story_file.parent.name
+    current_diff = ""
+    if feedback and base_ref:
+        from playbook.adapters import git as gitlib
+
+        current_diff = gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD")
     prompt = build_prompt(story, story_text, request_dir=request_dir, kind=kind, playbook_dir=playbook_dir.resolve(),
-                          repo_dir=repo_dir, allowed_prefixes=allowed, budget_tokens=config.limits.context_tokens)
+                          repo_dir=repo_dir, allowed_prefixes=allowed, budget_tokens=config.limits.context_tokens,
+                          feedback=feedback, current_diff=current_diff)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / PROMPT_FILE).write_text(prompt, encoding="utf-8")
 
