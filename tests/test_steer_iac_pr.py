@@ -147,3 +147,10 @@ def test_revise_on_the_iac_pr_adds_one_commit(setup, fake_github, tmp_path, monk
     assert outcome.pull is not None and outcome.pull.number == pull.number
     assert len(fake_github.pulls(APPS)) == 1
     assert "v1" not in fake_github.repos[APPS].issues[pull.number].body  # the PR body was rewritten
+
+
+def test_the_guard_behind_the_zizmor_ignore_exists():
+    from playbook.intake import steer_flow
+
+    source = Path(steer_flow.__file__).read_text()
+    assert "authorize_command(forge.permission(author)" in source  # the permission API decides, nothing else

@@ -279,7 +279,7 @@ def test_the_review_job_holds_no_github_token_and_only_the_post_job_writes():
     jobs = workflow("bmad-dev.yml")["jobs"]
     review, post = jobs["review"], jobs["post-review"]
     assert review["permissions"] == {"contents": "read"}
-    assert review["needs"] == ["source", "publish"]
+    assert review["needs"] == ["source", "publish", "steer"]
     envs = [step.get("env") or {} for step in review["steps"]]
     assert not any(key in env for env in envs for key in ("GITHUB_TOKEN", "GH_TOKEN", "BMAD_PLAYBOOK_TOKEN"))
     assert any("playbook review " in step.get("run", "") for step in review["steps"])

@@ -37,10 +37,14 @@ EXIT_POLICY = 5
               help="Where result.json and changes.patch are written [default: dev-result; local mode: a temp dir].")
 @click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
 @click.option("--json", "as_json", is_flag=True, help="Local mode: print the outcome as JSON.")
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Actions: where the steer job left steer.json (a /revise or /retry on the PR); used instead of "
+              "--event-file when it is there.")
 def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, repo_dir: Path | None,
         target_dir: Path | None, agent: str, request: str | None, kind: str | None, out_dir: Path | None,
-        model: str | None, as_json: bool) -> int:
+        model: str | None, as_json: bool, steer_dir: Path | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
+    event_file = steered_event(steer_dir) or event_file
     from playbook.config import load_config
     from playbook.delivery.devrun import run_dev, story_path_from_event
 
@@ -93,9 +97,15 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
               help="A fresh checkout of the target repository.")
 @click.option("--playbook-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
               help="The playbook checkout the story came from.")
-def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the steer job left steer.json: a /revise or /retry commits on the story branch.")
+def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path, steer_dir: Path | None) -> int:
     """Open or update the IaC pull request for a dev run, then report it on the playbook issue."""
     from playbook.intake.target_flow import run_publish
+
+    steer = steered_event(steer_dir)
+    if steer is not None:
+        _steered(steer, repo_dir)  # the patch applies to the story branch it was made on
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
@@ -120,3 +130,11 @@ def _steered(event_file: Path, repo_dir: Path) -> tuple[str, str]:
     gitlib.git(repo_dir, "switch", "-q", branch)
     feedback = event.get("feedback")
     return (feedback if isinstance(feedback, str) else ""), base
+
+
+def steered_event(steer_dir: Path | None) -> Path | None:
+    """steer.json in ``steer_dir`` when the steer job left one (a comment on the PR), else None."""
+    if steer_dir is None:
+        return None
+    path = steer_dir / "steer.json"
+    return path if path.is_file() else None

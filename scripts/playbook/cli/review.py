@@ -19,8 +19,13 @@ from playbook.settings import Settings
               help="A checkout of the target repo with the story branch fetched; the review runs here, read-only.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("review-result"),
               show_default=True, help="Where review.json is written.")
-def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path) -> int:
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the steer job left steer.json (/review on the PR); used instead of --event-file.")
+def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, steer_dir: Path | None) -> int:
     """Review the story branch's change with the code-review skill on the Claude Code CLI (read-only tools)."""
+    from playbook.cli.dev import steered_event
+
+    event_file = steered_event(steer_dir) or event_file
     from playbook.adapters import git as gitlib
     from playbook.config import load_config
     from playbook.delivery.devrun import story_path_from_event
@@ -71,7 +76,9 @@ def post_review(review_dir: Path) -> int:
               help="The issue_comment event of a comment on an IaC pull request of this (target) repo.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("steer"),
               show_default=True, help="Where steer.json is written for the dev, publish and review jobs.")
-def steer(event_file: Path, out_dir: Path) -> int:
+@click.option("--output-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A step-output file ($GITHUB_OUTPUT): `command=revise|retry|review` is appended (a fixed word).")
+def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
     """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API)."""
     from playbook.adapters.github import GitHubForge
     from playbook.errors import MissingSecretError
@@ -103,4 +110,8 @@ def steer(event_file: Path, out_dir: Path) -> int:
     record = decide_steer(forge=forge, pull=pull, command=command, author=str(user.get("login") or ""),
                           author_type=str(user.get("type") or ""), bot_login=settings.bot_login, playbook_head=head)
     click.echo(f"/{command.name} on PR #{pull.number}: wrote {write_steer(out_dir, record)}")
+    if output_file is not None:
+        assert command.name in ("revise", "retry", "review")  # never free text into the output file
+        with output_file.open("a", encoding="utf-8") as handle:
+            handle.write(f"command={command.name}\n")
     return 0
