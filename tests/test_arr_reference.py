@@ -81,7 +81,7 @@ def _files_for(story_id: str, service: str, kind: str) -> dict[str, str]:
 @pytest.mark.claude
 @pytest.mark.slow
 def test_arr_delivered_in_order_by_the_real_claude_binary(tmp_path, repo_root, monkeypatch):
-    from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+    from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 
     claude = node_tool(".bin", "claude")
     if not claude.exists():
@@ -91,11 +91,10 @@ def test_arr_delivered_in_order_by_the_real_claude_binary(tmp_path, repo_root, m
             ("2.3", "media-sonarr", "apps"), ("2.4", "media-radarr", "apps")]
     turns = []
     for story_id, service, kind in runs:
-        checkout = workdir / "dev" / f"story-{story_id}-{kind}" / "checkout"
         files = _files_for(story_id, service, kind)
         if kind == "apps" and story_id != "2.1":  # the shared terraform/portainer root exists after 2.1
             files = {p: t for p, t in files.items() if "/stack-" in p or p.startswith("stacks/")}
-        turns += [tool_use("Write", {"file_path": str(checkout / p), "content": t}) for p, t in sorted(files.items())]
+        turns += [tool_use("Write", {"file_path": f"{CWD}/{p}", "content": t}) for p, t in sorted(files.items())]
         turns.append(text(f"Implemented story {story_id}."))
     with FakeAnthropicAPI() as api:
         api.script(turns)

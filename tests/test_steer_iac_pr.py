@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, node_tool
-from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from playbook.adapters.github import GitHubForge, GitHubWorkspace
 from playbook.config import load_config
 from playbook.delivery.payloads import story_key
@@ -55,7 +55,7 @@ def setup(fake_github, tmp_path):
     head = fake_github.branch_head(PLAYBOOK, "main")
     payload = {"v": 1, "playbook_repo": PLAYBOOK, "merge_sha": head, "story_path": STORY, "issue": 42,
                "target": "apps", "order": 2, "key": story_key(PLAYBOOK, STORY, "apps", head)}
-    pull = forge.create_pull(BRANCH, "main", "bmad: story 1.1 — whoami stack", pr_marker(payload) + "\nv1", False)
+    pull = forge.create_pull(BRANCH, "main", "bmad: story 1.1 — whoami stack", pr_marker(payload) + "\nORIGINAL-BODY-MARKER", False)
     playbook = tmp_path / "playbook"
     for name in ("patterns", "skills"):
         shutil.copytree(REPO_ROOT / name, playbook / name)
@@ -124,7 +124,7 @@ def test_revise_on_the_iac_pr_adds_one_commit(setup, fake_github, tmp_path, monk
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
         monkeypatch.setenv("PLAYBOOK_CLAUDE_BIN", str(CLAUDE))
-        api.script([tool_use("Edit", {"file_path": str(dev_checkout / COMPOSE), "old_string": "8080:80",
+        api.script([tool_use("Edit", {"file_path": f"{CWD}/{COMPOSE}", "old_string": "8080:80",
                                       "new_string": "8081:80"}),
                     text("Changed the host port to 8081.")])
         from playbook.cli import main
@@ -146,7 +146,7 @@ def test_revise_on_the_iac_pr_adds_one_commit(setup, fake_github, tmp_path, monk
     assert "8081:80" in fake_github.files_at(APPS, BRANCH)[COMPOSE]
     assert outcome.pull is not None and outcome.pull.number == pull.number
     assert len(fake_github.pulls(APPS)) == 1
-    assert "v1" not in fake_github.repos[APPS].issues[pull.number].body  # the PR body was rewritten
+    assert "ORIGINAL-BODY-MARKER" not in fake_github.repos[APPS].issues[pull.number].body  # the body was rewritten
 
 
 def test_the_guard_behind_the_zizmor_ignore_exists():

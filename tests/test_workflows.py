@@ -168,8 +168,38 @@ def test_dev_job_holds_only_the_model_credential():
     text = _job_text(dev)
     for forbidden in ("BMAD_PLAYBOOK_TOKEN", "GITHUB_TOKEN", "github.token", "BMAD_DISPATCH_TOKEN", "token:"):
         assert forbidden not in text
-    (run_step,) = [s for s in dev["steps"] if str(s.get("run", "")).startswith("playbook dev")]
-    assert set(run_step["env"]) == {"KIND", "PLAYBOOK_CLAUDE_BIN", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}
+    (run_step,) = [s for s in dev["steps"] if " dev --event-file" in str(s.get("run", ""))]
+    assert set(run_step["env"]) == {"KIND", "PLAYBOOK_REPO", "PLAYBOOK_AGENT_USER", "PLAYBOOK_CLAUDE_BIN",
+                                    "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}
+    # The playbook repository is the caller's input, never the payload's.
+    assert run_step["env"]["PLAYBOOK_REPO"] == "${{ inputs.playbook-repo }}"
+
+
+def test_dev_job_runs_the_agent_as_its_own_user_with_egress_limited_to_the_model_api():
+    dev = workflow("bmad-dev.yml")["jobs"]["dev"]
+    first = dev["steps"][0]
+    assert first["uses"].startswith("step-security/harden-runner@")  # before anything else runs
+    assert first["with"]["egress-policy"] == "block"
+    endpoints = first["with"]["allowed-endpoints"].split()
+    assert "api.anthropic.com:443" in endpoints and all(e.endswith(":443") for e in endpoints)
+    (boundary,) = [s for s in dev["steps"] if "useradd" in str(s.get("run", ""))]
+    script = boundary["run"]
+    assert 'chmod 0700 "$HOME" "$RUNNER_TEMP"' in script
+    assert "--uid-owner bmad-agent -j REJECT" in script and "ip6tables" in script
+    assert "getent ahostsv4 api.anthropic.com" in script
+    (run_step,) = [s for s in dev["steps"] if " dev --event-file" in str(s.get("run", ""))]
+    assert run_step["run"].startswith("sudo --preserve-env=") and run_step["env"]["PLAYBOOK_AGENT_USER"] == "bmad-agent"
+    preserved = run_step["run"].split()[1].split("=", 1)[1]
+    assert "GITHUB_TOKEN" not in preserved and "BMAD_PLAYBOOK_TOKEN" not in preserved
+    assert {"HOME", "RUNNER_TEMP", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"} <= set(
+        preserved.split(","))  # named so `playbook dev` checks the agent cannot reach them
+    assert run_step["env"]["PLAYBOOK_CLAUDE_BIN"].startswith("/opt/bmad-agent/")
+
+
+def test_publish_sends_the_playbook_token_only_to_the_configured_repo():
+    publish = workflow("bmad-dev.yml")["jobs"]["publish"]
+    (run_step,) = [s for s in publish["steps"] if str(s.get("run", "")).startswith("playbook publish")]
+    assert run_step["env"]["PLAYBOOK_REPO"] == "${{ inputs.playbook-repo }}"
 
 
 def test_dev_workflow_is_reusable_with_the_documented_interface():
@@ -265,6 +295,20 @@ def test_quick_change_form_applies_the_quick_label_and_the_phase_workflow_runs_f
     job = workflow("bmad-phase.yml")["jobs"]["phase"]
     assert "contains(github.event.issue.labels.*.name, 'bmad:quick')" in condition(job)
     assert "github.event.label.name == 'bmad:quick'" in condition(job)
+
+
+def test_source_job_refuses_unbound_payloads_and_skips_published_ones_before_the_agent():
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    source = jobs["source"]
+    assert source["permissions"] == {"pull-requests": "read"}
+    (receive,) = [s for s in source["steps"] if s.get("id") == "receive"]
+    assert receive["run"].startswith("playbook receive ")
+    assert receive["env"]["PLAYBOOK_REPO"] == "${{ inputs.playbook-repo }}"
+    checkout = source["steps"][0]["with"]
+    assert checkout["repository"] == "${{ inputs.playbook-repo }}"  # never the payload's repo
+    assert source["outputs"]["skip"] == "${{ steps.receive.outputs.skip }}"
+    assert "needs.source.outputs.skip != 'true'" in condition(jobs["dev"])
+    assert "needs.source.outputs.skip != 'true'" in condition(jobs["publish"])
 
 
 def test_drift_runs_daily_and_by_hand_with_read_only_contents():

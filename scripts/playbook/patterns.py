@@ -1,7 +1,9 @@
 """The convention documents in patterns/: one loader for every reader.
 
 The planner puts them in prompts, `playbook dev` gives Claude the ones for its target kind,
-and `init-target` summarises them in CLAUDE.md. Each file may start with a small YAML
+and `init-target` summarises them in CLAUDE.md. The service recipes in ``patterns/services/``
+(current settings and pitfalls per application) are loaded by ``load_recipes`` and given to
+Claude when the story names the service (``recipes_for``). Each file may start with a small YAML
 header (``title``, ``applies_to: apps|infra|both``, ``checks``); the checker itself lives
 in ``playbook.checks``.
 """
@@ -84,3 +86,39 @@ def load_patterns(patterns_dir: Path, kind: str | None = None) -> list[Pattern]:
     found = [parse_pattern(p.name, p.read_text(encoding="utf-8", errors="replace"))
              for p in sorted(patterns_dir.glob("*.md")) if p.name.lower() != "readme.md" and not p.is_symlink()]
     return [p for p in found if kind is None or kind in p.kinds]
+
+
+RECIPES_DIR = "services"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    pattern: Pattern
+    images: tuple[str, ...]
+    aliases: tuple[str, ...]  # words a story uses for the service ("pi-hole", "sonarr")
+
+
+def load_recipes(patterns_dir: Path) -> list[Recipe]:
+    """patterns/services/<service>.md, in file-name order (README and symlinks skipped)."""
+    directory = patterns_dir / RECIPES_DIR
+    if not directory.is_dir():
+        return []
+    recipes = []
+    for path in sorted(directory.glob("*.md")):
+        if path.name.lower() == "readme.md" or path.is_symlink():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        meta, _ = _split(text)
+        pattern = parse_pattern(f"{RECIPES_DIR}/{path.name}", text)
+        images = meta.get("images")
+        aliases = meta.get("aliases")
+        recipes.append(Recipe(pattern, tuple(str(i) for i in images) if isinstance(images, list) else (),
+                              tuple(str(a).lower() for a in aliases) if isinstance(aliases, list) else ()))
+    return recipes
+
+
+def recipes_for(text: str, recipes: list[Recipe]) -> list[Recipe]:
+    """The recipes whose service the text mentions (by alias, recipe name or image)."""
+    lowered = text.lower()
+    return [r for r in recipes
+            if any(word and word in lowered for word in (r.pattern.name, *r.aliases, *r.images))]

@@ -14,8 +14,10 @@ from fakes.anthropic_api import FakeAnthropicAPI, api_error, text, tool_use
 from playbook.adapters import claude_cli
 from playbook.adapters.claude_cli import (
     ALLOWED_TOOLS,
+    DEV_TOOLS,
     DISALLOWED_TOOLS,
     ClaudeTextModel,
+    FileScope,
     build_argv,
     build_env,
     parse_result,
@@ -57,11 +59,13 @@ def make_settings(tmp_path: Path, fake: FakeAnthropicAPI | None = None, **overri
 
 
 def test_allowed_tools_are_exact_and_never_reach_the_network_or_git() -> None:
-    assert {"Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS"} <= set(ALLOWED_TOOLS)
+    # File tools are never allowed bare: the CLI honours a bare Read/Edit outside the working directory.
+    assert not {"Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS"} & set(ALLOWED_TOOLS)
+    assert set(DEV_TOOLS) == {"Read", "Write", "Edit", "Glob", "Grep", "Bash"}
     bash = [t for t in ALLOWED_TOOLS if t.startswith("Bash")]
     assert bash and all(t.startswith("Bash(") and t.endswith(":*)") for t in bash)
     assert "Bash" not in ALLOWED_TOOLS  # a bare Bash would allow every command
-    for banned in ("git", "curl", "wget", "ssh", "npm", "pip", "sh ", "bash", "python", "env", "printenv"):
+    for banned in ("git", "curl", "wget", "ssh", "npm", "pip", "sh ", "bash", "python", "env", "printenv", "cat", "ls"):
         assert not any(t[len("Bash("):].startswith(banned) for t in bash), banned
     assert {"WebFetch", "WebSearch", "Bash(git push:*)", "Bash(git commit:*)", "Bash(curl:*)"} <= set(DISALLOWED_TOOLS)
 
@@ -193,7 +197,7 @@ def test_real_cli_writes_the_scripted_file_and_the_result_is_parsed(
                  text("wrote the stack")])
 
     result = run_claude("implement the story", cwd=repo, settings=make_settings(tmp_path, fake), max_turns=5,
-                        timeout_seconds=120)
+                        timeout_seconds=120, scope=FileScope(write_prefixes=("stacks/dns-pihole/",)))
 
     assert target.read_text() == "services:\n  pihole: {}\n"
     assert (result.subtype, result.is_error, result.result, result.num_turns) == ("success", False,
@@ -261,7 +265,7 @@ def test_real_cli_max_turns_is_incomplete_and_keeps_files(tmp_path: Path, fake: 
                  for i in range(5)])
 
     result = run_claude("go", cwd=tmp_path, settings=make_settings(tmp_path, fake), max_turns=2,
-                        timeout_seconds=120)
+                        timeout_seconds=120, scope=FileScope(write_prefixes=("stacks/",)))
 
     assert (result.subtype, result.is_error, result.incomplete_reason) == ("error_max_turns", True, "turn limit")
     assert (tmp_path / "stacks" / "s0.yml").read_text() == "n: 0\n"

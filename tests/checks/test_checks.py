@@ -1,4 +1,4 @@
-"""playbook check: a good stack passes; every rule has an example that breaks it."""
+"""playbook check: a good stack passes; every rule has a bad fixture that fails with exactly that rule."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from playbook.checks import RULES, Finding, Tools, check_path, format_findings
 from playbook.checks.rules import EXEMPT_LABEL_PREFIX
 from playbook.cli import cli
 from playbook.delivery.scaffold import scaffold_stack
+from playbook.demo.reference import DEMO_STACKS
 from playbook.errors import ValidationError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "stacks"
 PATTERNS = Path(__file__).resolve().parents[2] / "patterns"
-NO_TOOLS = Tools(docker_compose=None, terraform=None)
+NO_TOOLS = Tools()  # every outside linter missing: each layer reports "skipped", our rules still run
+PIHOLE_V6 = {key: value for key, value in DEMO_STACKS["dns-pihole"].items() if key != "exporter"}
+PASSWORD = "FTLCONF_webserver_api_password"
 
 
 def _require_tool(name: str) -> Tools:
@@ -42,13 +45,14 @@ def rules_of(findings: list[Finding]) -> set[str]:
     return {f.rule for f in errors(findings)}
 
 
+def skipped_tools(findings: list[Finding]) -> set[str]:
+    return {f.tool for f in findings if f.severity == "note"}
+
+
 @pytest.fixture
 def pihole(tmp_path: Path) -> Path:
-    """The demo's Pi-hole stack, as the scaffolder writes it."""
-    scaffold_stack(tmp_path, "dns-pihole", image="pihole/pihole:2024.07.0", port=80,
-                   extra_ports=["53:53/tcp", "53:53/udp"], volumes=["etc-pihole:/etc/pihole",
-                                                                   "etc-dnsmasq:/etc/dnsmasq.d"],
-                   environment={"WEBPASSWORD": "", "PIHOLE_DNS_": "1.1.1.1;9.9.9.9"}, health_path="/admin/")
+    """The demo's Pi-hole v6 stack (without its exporter), as the scaffolder writes it."""
+    scaffold_stack(tmp_path, "dns-pihole", **PIHOLE_V6)
     return tmp_path / "stacks" / "dns-pihole"
 
 
@@ -71,20 +75,26 @@ def svc(data: dict[str, Any]) -> dict[str, Any]:
 
 def test_scaffolded_pihole_passes_schema_and_rules_without_docker_compose(pihole: Path) -> None:
     findings = check_path(pihole, tools=NO_TOOLS)
-    assert errors(findings) == []
-    assert [f.rule for f in findings] == ["compose-config"]  # the "not installed" note only
+    assert errors(findings) == [] and [f for f in findings if f.severity == "warning"] == []
+    # No silent pass: every layer whose tool is missing says so.
+    assert skipped_tools(findings) == {"docker-compose", "compose-lint", "yamllint"}
+    assert all(f.message.startswith("skipped: ") for f in findings)
 
 
 def test_scaffolded_pihole_passes_docker_compose_config(pihole: Path) -> None:
     tools = _require_tool("docker-compose")
-    assert check_path(pihole, tools=tools) == []
+    findings = check_path(pihole, tools=tools)
+    assert errors(findings) == [] and skipped_tools(findings) == set()
+    # What remains is compose-lint's hardening advice, never an error.
+    assert {(f.tool, f.severity) for f in findings} <= {("compose-lint", "warning")}
 
 
 def test_docker_compose_config_rejects_what_the_schema_allows(pihole: Path) -> None:
     tools = _require_tool("docker-compose")
     edit_compose(pihole, lambda d: svc(d)["volumes"].append("undeclared:/srv"))
     findings = check_path(pihole, tools=tools)
-    assert [(f.rule, "undeclared" in f.message) for f in errors(findings)] == [("compose-config", True)]
+    assert [(f.rule, f.tool, "undeclared" in f.message) for f in errors(findings)] == [
+        ("compose-config", "docker-compose", True)]
     assert errors(check_path(pihole, tools=NO_TOOLS)) == []
 
 
@@ -108,9 +118,10 @@ def _replace_sample(old: str, new: str) -> Callable[[Path], None]:
 BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
     ("image-pinned", "latest", _compose(lambda d: svc(d).update(image="pihole/pihole:latest"))),
     ("image-pinned", "no tag", _compose(lambda d: svc(d).update(image="pihole/pihole"))),
-    ("image-pinned", "variable tag", _compose(lambda d: svc(d).update(image="pihole/pihole:${TAG}"))),
+    ("image-pinned", "variable tag", lambda stack: (_compose(lambda d: svc(d).update(image="pihole/pihole:${TAG}"))(
+        stack), (stack / ".env.sample").write_text((stack / ".env.sample").read_text() + "TAG=2026.07.2\n"))),
     ("restart-policy", "always", _compose(lambda d: svc(d).update(restart="always"))),
-    ("healthcheck", "missing", _compose(lambda d: svc(d).pop("healthcheck"))),
+    ("healthcheck", "missing", _compose(lambda d: labels(d).pop(EXEMPT_LABEL_PREFIX + "healthcheck"))),
     ("tz-env", "missing", _compose(lambda d: svc(d)["environment"].pop("TZ"))),
     ("traefik-labels", "no labels", _compose(lambda d: [labels(d).pop(k) for k in list(labels(d))
                                                         if k.startswith("traefik.")])),
@@ -125,19 +136,46 @@ BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
         "traefik.http.routers.dns-pihole.middlewares"))),
     ("prometheus-metrics", "no labels", _compose(lambda d: labels(d).pop(
         EXEMPT_LABEL_PREFIX + "prometheus-metrics"))),
-    ("restic-backup", "volume not listed", _compose(lambda d: labels(d).update(
-        {"backup.restic.volumes": "etc-pihole"}))),
+    ("restic-backup", "volume not listed", _compose(lambda d: (svc(d)["volumes"].append("etc-dnsmasq:/etc/dnsmasq.d"),
+                                                              d["volumes"].update({"etc-dnsmasq": {}})))),
     ("restic-backup", "unknown volume listed", _compose(lambda d: labels(d).update(
-        {"backup.restic.volumes": "etc-pihole,etc-dnsmasq,ghost"}))),
+        {"backup.restic.volumes": "etc-pihole,ghost"}))),
     ("bind-mounts", "host data dir", _compose(lambda d: svc(d)["volumes"].append("/srv/pihole:/data"))),
     ("env-documented", "undocumented var", _compose(lambda d: svc(d)["environment"].update(
-        FTLCONF_LOCAL_IPV4="${HOST_IP}"))),
-    ("env-secret", "changeme placeholder", _replace_sample("WEBPASSWORD=", "WEBPASSWORD=changeme")),
-    ("env-secret", "literal in compose", _compose(lambda d: svc(d)["environment"].update(
-        WEBPASSWORD="hunter2"))),
-    ("env-committed", ".env present", _write(".env", "WEBPASSWORD=hunter2\n")),
+        FTLCONF_dns_domain_name="${DNS_DOMAIN}"))),
+    ("env-secret", "changeme placeholder", _replace_sample(f"{PASSWORD}=", f"{PASSWORD}=changeme")),
+    ("env-secret", "literal in compose", _compose(lambda d: svc(d)["environment"].update({PASSWORD: "hunter2"}))),
+    ("env-secret", "default secret :-admin", _compose(lambda d: svc(d)["environment"].update(
+        {PASSWORD: f"${{{PASSWORD}:-admin}}"}))),
+    ("env-secret", "default secret without colon", _compose(lambda d: svc(d)["environment"].update(
+        {PASSWORD: f"${{{PASSWORD}-changeme}}"}))),
+    ("env-secret", "placeholder password in a plain variable", _replace_sample(
+        "FTLCONF_dns_upstreams=9.9.9.9;149.112.112.112", "FTLCONF_dns_upstreams=password")),
+    ("env-committed", ".env present", _write(".env", f"{PASSWORD}=hunter2\n")),
+    ("web-port-published", "web UI on a host port", _compose(lambda d: svc(d)["ports"].append("8080:80"))),
+    ("web-port-published", "https on the host", _compose(lambda d: svc(d)["ports"].append(
+        {"target": 443, "published": 443}))),
+    ("service-recipe", "Pi-hole v5 image", _compose(lambda d: svc(d).update(image="pihole/pihole:2024.07.0"))),
+    ("service-recipe", "v5 password variable", _compose(lambda d: svc(d)["environment"].update(
+        WEBPASSWORD="${FTLCONF_webserver_api_password:?x}"))),
+    ("service-recipe", "no listening mode on bridge", _compose(lambda d: svc(d)["environment"].pop(
+        "FTLCONF_dns_listeningMode"))),
+    ("service-recipe", "listening mode LOCAL", _compose(lambda d: svc(d)["environment"].update(
+        FTLCONF_dns_listeningMode="LOCAL"))),
+    ("service-recipe", "no upstream resolvers", _compose(lambda d: svc(d)["environment"].pop(
+        "FTLCONF_dns_upstreams"))),
+    ("service-recipe", "port 53 on every interface", _compose(lambda d: svc(d).update(
+        ports=["53:53/tcp", "53:53/udp"]))),
+    ("service-recipe", "HTTP probe replaces the DNS healthcheck", _compose(lambda d: svc(d).update(
+        healthcheck={"test": ["CMD-SHELL", "curl -fsS http://127.0.0.1/admin/ || exit 1"]}))),
+    ("service-recipe", "live SQLite copied", _compose(lambda d: labels(d).pop("backup.restic.pre"))),
     ("stack-layout", "README missing", lambda stack: (stack / "README.md").unlink()),
     ("compose-schema", "unknown key", _compose(lambda d: svc(d).update(imagee="x"))),
+    ("portainer-paths", "single-file bind not committed", _compose(lambda d: svc(d)["volumes"].append(
+        "./custom.list:/etc/pihole/custom.list:ro"))),
+    ("bind-mounts", "bind climbs out of the stack", _compose(lambda d: svc(d)["volumes"].append("./../x:/x:ro"))),
+    ("portainer-paths", "env_file not stack.env", lambda stack: (_write(".env.local", "A=1\n")(stack), _compose(
+        lambda d: svc(d).update(env_file=[".env.local"]))(stack))),
     ("yaml-syntax", "broken yaml", _write("docker-compose.yml", "services:\n  a: [\n")),
 ]
 
@@ -147,16 +185,23 @@ def test_each_rule_has_a_failing_example(pihole: Path, rule: str, case: str,
                                          breaker: Callable[[Path], None]) -> None:
     breaker(pihole)
     findings = check_path(pihole, tools=NO_TOOLS)
-    assert rule in rules_of(findings), format_findings(findings, "text")
+    assert rules_of(findings) == {rule}, format_findings(findings, "text")  # exactly that rule
     text = format_findings(findings, "text")
     assert f"[{rule}]" in text
 
 
 def test_every_rule_id_is_exercised_by_some_example() -> None:
-    covered = {rule for rule, _, _ in BREAKS} | {"compose-config", "terraform-layout", "terraform-provider-pin",
-                                                  "terraform-fmt", "ansible-role-layout", "ansible-fqcn",
-                                                  "portainer-stack"}  # broken registrations: test_portainer.py
+    covered = {rule for rule, _, _ in BREAKS} | {rule for rule, _, _ in INFRA_BREAKS} | {
+        "compose-config", "terraform-fmt", "terraform-validate",
+        "portainer-stack"}  # need the real tools: test_layers.py; broken registrations: test_portainer.py
     assert covered == set(RULES)
+
+
+def test_committed_single_file_bind_and_stack_env_pass(pihole: Path) -> None:
+    (pihole / "custom.list").write_text("192.168.1.2 nas.lan\n")
+    edit_compose(pihole, lambda d: (svc(d)["volumes"].append("./custom.list:/etc/pihole/custom.list:ro"),
+                                    svc(d).update(env_file=["stack.env"])))
+    assert errors(check_path(pihole, tools=NO_TOOLS)) == []
 
 
 def test_bad_slug_and_wrong_parent_are_layout_errors(tmp_path: Path, pihole: Path) -> None:
@@ -173,7 +218,7 @@ def test_exemption_needs_a_reason(pihole: Path) -> None:
 
 def test_findings_point_at_the_offending_line(pihole: Path) -> None:
     compose = pihole / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("pihole/pihole:2024.07.0", "pihole/pihole:latest"))
+    compose.write_text(compose.read_text().replace("pihole/pihole:2026.07.2", "pihole/pihole:latest"))
     image_line = next(i for i, line in enumerate(compose.read_text().splitlines(), 1) if "image:" in line)
     (finding,) = [f for f in check_path(pihole, tools=NO_TOOLS) if f.rule == "image-pinned"]
     assert finding.line == image_line and finding.file == str(compose)
@@ -208,7 +253,8 @@ def test_json_format_relative_to_root(tmp_path: Path) -> None:
     inside = [Finding("healthcheck", "error", str(tmp_path / "s" / "docker-compose.yml"), 2, "m", "f")]
     data = json.loads(format_findings(inside, "json", root=tmp_path))
     assert data == {"findings": [{"rule": "healthcheck", "severity": "error", "file": "s/docker-compose.yml",
-                                  "line": 2, "message": "m", "fix": "f"}], "errors": 1, "warnings": 0}
+                                  "line": 2, "message": "m", "fix": "f", "tool": "playbook"}],
+                    "errors": 1, "warnings": 0, "skipped": 0}
 
 
 def test_github_format_annotations_and_escaping() -> None:
@@ -285,35 +331,59 @@ def infra(tmp_path: Path) -> Path:
 
 def test_good_infra_passes(infra: Path) -> None:
     findings = check_path(infra, tools=NO_TOOLS)
-    assert errors(findings) == [] and [f.rule for f in findings] == ["terraform-fmt"]
+    assert errors(findings) == [] and {f.severity for f in findings} == {"note"}
+    assert skipped_tools(findings) == {"terraform", "yamllint", "ansible-lint"}
 
 
 def test_terraform_fmt_runs_when_installed(infra: Path) -> None:
     tools = Tools.discover()
     if tools.terraform is None:
-        pytest.skip("terraform not installed (optional in CI; reported as a warning)")
-    assert check_path(infra, "infra", tools=tools) == []
+        pytest.skip("terraform not installed (optional in CI; reported as skipped)")
+    findings = check_path(infra, "infra", tools=tools)
+    # validate needs `terraform init` (the registry), so it says it was skipped; nothing else is found.
+    assert [(f.rule, f.severity) for f in findings if f.tool != "ansible-lint" or f.severity != "note"] == [
+        ("terraform-validate", "note")]
     main = infra / "terraform" / "modules" / "lxc" / "main.tf"
     main.write_text(GOOD_MAIN.replace("  node_name", "      node_name"))
     (finding,) = errors(check_path(infra, "infra", tools=tools))
     assert (finding.rule, finding.file) == ("terraform-fmt", str(main))
 
 
-@pytest.mark.parametrize(("rule", "relative", "text"), [
-    ("terraform-provider-pin", "terraform/modules/lxc/versions.tf", GOOD_VERSIONS.replace("~> 0.66", ">= 0.60")),
-    ("terraform-provider-pin", "terraform/modules/lxc/versions.tf", GOOD_VERSIONS.replace("bpg/", "telmate/")),
-    ("terraform-provider-pin", "terraform/modules/lxc/versions.tf", "terraform {}\n"),
+VERSIONS_TF = "terraform/modules/lxc/versions.tf"
+INFRA_BREAKS: list[tuple[str, str, str]] = [
+    ("terraform-provider-pin", VERSIONS_TF, GOOD_VERSIONS.replace("~> 0.66", ">= 0.60")),
+    ("terraform-provider-pin", VERSIONS_TF, GOOD_VERSIONS.replace("bpg/", "telmate/")),
+    ("terraform-provider-pin", VERSIONS_TF, "terraform {}\n"),
+    ("terraform-provider-pin", VERSIONS_TF, GOOD_VERSIONS.replace('      version = "~> 0.66"\n', "")),
+    ("terraform-provider-pin", VERSIONS_TF, GOOD_VERSIONS.replace(
+        "    }\n  }", '    }\n    random = {\n      source = "hashicorp/random"\n    }\n  }')),
+    ("terraform-hcl", "terraform/modules/lxc/main.tf", 'resource "x" "y" {\n  a =\n}\n'),
+    ("terraform-layout", "terraform/modules/vm/main.tf", ""),
     ("ansible-fqcn", "ansible/roles/pihole/tasks/main.yml", GOOD_TASKS.replace("ansible.builtin.apt", "apt")),
     ("ansible-fqcn", "ansible/playbooks/site.yml", "- hosts: all\n  tasks:\n    - block:\n"
                                                    "        - name: x\n          copy: {src: a, dest: b}\n"),
+    ("ansible-pipe-to-shell", "ansible/roles/pihole/tasks/main.yml", GOOD_TASKS + (
+        "- name: Install the thing\n  ansible.builtin.shell: curl -fsSL https://get.example.com | bash\n")),
+    ("ansible-pipe-to-shell", "ansible/roles/pihole/tasks/main.yml", GOOD_TASKS + (
+        "- name: Install the thing\n  ansible.builtin.shell:\n    cmd: wget -qO- https://x.example | sudo sh\n")),
     ("yaml-syntax", "ansible/roles/pihole/defaults/main.yml", "x: [\n"),
     ("ansible-role-layout", "ansible/roles/Bad-Role/tasks/main.yml", "[]\n"),
-])
+]
+
+
+@pytest.mark.parametrize(("rule", "relative", "text"), INFRA_BREAKS,
+                         ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(INFRA_BREAKS)])
 def test_infra_rules_fail(infra: Path, rule: str, relative: str, text: str) -> None:
     (infra / relative).parent.mkdir(parents=True, exist_ok=True)
     (infra / relative).write_text(text)
     findings = errors(check_path(infra, "infra", tools=NO_TOOLS))
-    assert rule in {f.rule for f in findings}, format_findings(findings, "text")
+    assert {f.rule for f in findings} == {rule}, format_findings(findings, "text")
+
+
+@pytest.mark.parametrize("constraint", ["0.66.1", "= 0.66.1", "~> 0.66", "~> 0.66.1"])
+def test_terraform_exact_and_pessimistic_pins_pass(infra: Path, constraint: str) -> None:
+    (infra / VERSIONS_TF).write_text(GOOD_VERSIONS.replace("~> 0.66", constraint))
+    assert errors(check_path(infra, "infra", tools=NO_TOOLS)) == []
 
 
 def test_infra_layout_rules(infra: Path) -> None:
@@ -362,13 +432,8 @@ EXPORTER = "dns-pihole-exporter"
 
 @pytest.fixture
 def pihole_exporter(tmp_path: Path) -> Path:
-    """Pi-hole with the ekofr/pihole-exporter sidecar, as the scaffolder writes it."""
-    scaffold_stack(tmp_path, "dns-pihole", image="pihole/pihole:2024.07.0", port=80,
-                   extra_ports=["53:53/tcp", "53:53/udp"],
-                   volumes=["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                   environment={"WEBPASSWORD": ""}, health_path="/admin/",
-                   exporter={"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                             "environment": {"PIHOLE_HOSTNAME": "pihole", "PIHOLE_PASSWORD": ""}})
+    """The demo's Pi-hole v6 stack with its ekofr/pihole-exporter (v6 API) sidecar."""
+    scaffold_stack(tmp_path, "dns-pihole", **DEMO_STACKS["dns-pihole"])
     return tmp_path / "stacks" / "dns-pihole"
 
 
@@ -377,8 +442,10 @@ def exp(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_pihole_with_exporter_passes_without_and_with_docker_compose(pihole_exporter: Path) -> None:
-    assert [f.rule for f in check_path(pihole_exporter, tools=NO_TOOLS)] == ["compose-config"]
-    assert check_path(pihole_exporter, tools=_require_tool("docker-compose")) == []
+    without = check_path(pihole_exporter, tools=NO_TOOLS)
+    assert {f.severity for f in without} == {"note"}
+    with_tools = check_path(pihole_exporter, tools=_require_tool("docker-compose"))
+    assert errors(with_tools) == [] and {f.tool for f in with_tools} <= {"compose-lint"}
 
 
 EXPORTER_BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
@@ -397,6 +464,8 @@ EXPORTER_BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
         labels(d).update({EXEMPT_LABEL_PREFIX + "prometheus-metrics": "x"}),
         exp(d)["labels"].pop("prometheus.io/path")))),
     ("image-pinned", "exporter latest", _compose(lambda d: exp(d).update(image="ekofr/pihole-exporter:latest"))),
+    ("service-recipe", "exporter speaks only the v5 API", _compose(lambda d: exp(d).update(
+        image="ekofr/pihole-exporter:v0.4.0"))),
     ("restart-policy", "exporter always", _compose(lambda d: exp(d).update(restart="always"))),
     ("tz-env", "exporter without TZ", _compose(lambda d: exp(d)["environment"].pop("TZ"))),
     ("healthcheck", "exporter exemption removed", _compose(lambda d: exp(d)["labels"].pop(
@@ -404,7 +473,7 @@ EXPORTER_BREAKS: list[tuple[str, str, Callable[[Path], None]]] = [
     ("env-secret", "exporter literal password", _compose(lambda d: exp(d)["environment"].update(
         PIHOLE_PASSWORD="hunter2"))),
     ("env-secret", "exporter password in sample", _replace_sample("PIHOLE_PASSWORD=", "PIHOLE_PASSWORD=changeme")),
-    ("env-documented", "exporter variable undocumented", _replace_sample("PIHOLE_HOSTNAME=pihole\n", "")),
+    ("env-documented", "exporter variable undocumented", _replace_sample("PIHOLE_HOSTNAME=dns-pihole\n", "")),
 ]
 
 
@@ -424,7 +493,7 @@ def test_leftover_metrics_exemption_next_to_an_exporter_is_a_warning(pihole_expo
 
 
 def test_metrics_port_check_leaves_other_published_ports_alone(pihole_exporter: Path) -> None:
-    edit_compose(pihole_exporter, lambda d: exp(d).update(ports=["9618:9618", {"target": 8080}, "53/udp"]))
+    edit_compose(pihole_exporter, lambda d: exp(d).update(ports=["9618:9618", {"target": 8081}, "53/udp"]))
     assert errors(check_path(pihole_exporter, tools=NO_TOOLS)) == []
 
 
@@ -437,7 +506,7 @@ def test_a_relative_path_is_checked_like_an_absolute_one(tmp_path, monkeypatch):
     """`playbook check stacks/x` from the repository root: docker-compose must find the file."""
     from playbook.delivery.scaffold import scaffold_stack
 
-    scaffold_stack(tmp_path, "dns-pihole", image="pihole/pihole:2024.07.0", port=80)
+    scaffold_stack(tmp_path, "dns-pihole", **PIHOLE_V6)
     monkeypatch.chdir(tmp_path)
     relative = [f for f in check_path(Path("stacks/dns-pihole"), "apps") if f.severity == "error"]
     absolute = [f for f in check_path(tmp_path / "stacks/dns-pihole", "apps") if f.severity == "error"]

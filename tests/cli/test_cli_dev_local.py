@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import node_tool
-from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from playbook.adapters import git as gitlib
 from playbook.cli import main
 from playbook.delivery.scaffold import render_stack
@@ -143,12 +143,11 @@ def claude(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicAPI]:
 @needs_claude
 def test_the_real_claude_cli_is_confined_like_in_actions(planned, target, tmp_path, claude, capsys):
     repo, story = planned
-    stack = target / "stacks" / "dns-pihole"
     from playbook.delivery.offline_dev import KNOWN_STACKS
 
     claude.script([
-        tool_use("Write", {"file_path": str(target / ".github" / "workflows" / "x.yml"), "content": "on: push\n"}),
-        *[tool_use("Write", {"file_path": str(stack / name), "content": content})
+        tool_use("Write", {"file_path": f"{CWD}/.github/workflows/x.yml", "content": "on: push\n"}),
+        *[tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/{name}", "content": content})
           for name, content in render_stack("dns-pihole", **KNOWN_STACKS["dns-pihole"]).items()],
         text("Wrote the Pi-hole stack."),
     ])

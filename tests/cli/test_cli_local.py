@@ -78,7 +78,7 @@ def test_demo_refuses_a_non_empty_workdir(tmp_path, repo_root, monkeypatch):
 def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
     """`playbook demo --agent claude`: the real claude binary (fake Anthropic API) writes the stack."""
     from conftest import node_tool
-    from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+    from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
     from playbook.delivery.scaffold import render_stack
     from playbook.demo.agents import DEMO_STACKS
 
@@ -87,10 +87,9 @@ def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
         pytest.skip("claude binary not installed (run scripts/bootstrap --test)")
     workdir = tmp_path / "demo"
     stack_dir = workdir / "homelab-apps" / "stacks" / "dns-pihole"
-    dev_dir = workdir / "dev" / "story-1.1-apps" / "checkout" / "stacks" / "dns-pihole"  # the dev job's checkout
     with FakeAnthropicAPI() as api:
         api.script([
-            *[tool_use("Write", {"file_path": str(dev_dir / name), "content": content})
+            *[tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/{name}", "content": content})
               for name, content in render_stack("dns-pihole", **DEMO_STACKS["dns-pihole"]).items()],
             text("Wrote the Pi-hole stack."),
         ])

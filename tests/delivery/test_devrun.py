@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO_ROOT, node_tool
-from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from playbook.adapters.claude_cli import ClaudeResult
 from playbook.cli import main
 from playbook.config import load_config
@@ -110,7 +110,8 @@ def test_dev_writes_the_stack_and_records_the_result(
     playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
 ) -> None:
     compose = repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml"
-    claude_env.script([tool_use("Write", {"file_path": str(compose), "content": "services:\n  pihole: {}\n"}),
+    claude_env.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml",
+                                          "content": "services:\n  pihole: {}\n"}),
                        text("Wrote stacks/dns-pihole/docker-compose.yml")])
     out = tmp_path / "out"
 
@@ -135,15 +136,15 @@ def test_dev_writes_the_stack_and_records_the_result(
 
 @pytest.mark.claude
 @needs_claude
-def test_dev_reverts_a_workflow_write_and_fails_the_policy(
+def test_dev_denies_a_workflow_write_and_an_edit_outside_the_story(
     playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
 ) -> None:
-    workflow = repo_dir / ".github" / "workflows" / "x.yml"
-    compose = repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml"
     claude_env.script([
-        tool_use("Write", {"file_path": str(workflow), "content": "on: push\njobs: {}\n"}),
-        tool_use("Write", {"file_path": str(compose), "content": "services: {}\n"}),
-        tool_use("Edit", {"file_path": str(repo_dir / "README.md"), "old_string": "apps", "new_string": "pwned"}),
+        tool_use("Write", {"file_path": f"{CWD}/.github/workflows/x.yml", "content": "on: push\njobs: {}\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml", "content": "services: {}\n"}),
+        tool_use("Read", {"file_path": f"{CWD}/README.md"}),
+        tool_use("Edit", {"file_path": f"{CWD}/README.md", "old_string": "apps", "new_string": "pwned"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/whoami/docker-compose.yml", "content": "pwned: {}\n"}),
         text("done"),
     ])
     out = tmp_path / "out"
@@ -152,11 +153,13 @@ def test_dev_reverts_a_workflow_write_and_fails_the_policy(
               "--out", str(out), "--kind", "apps")
 
     assert rc == 5
-    assert not workflow.exists() and not (repo_dir / ".github").exists()
+    assert not (repo_dir / ".github").exists()
     assert (repo_dir / "README.md").read_text() == "apps\n"
-    assert compose.exists()  # allowed work is kept
+    assert "EXAMPLE-MARKER" in (repo_dir / "stacks" / "whoami" / "docker-compose.yml").read_text()
+    assert (repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml").exists()  # allowed work is kept
     result = _result(out)
-    assert sorted(result["reverted"]) == [".github/workflows/x.yml", "README.md"]
+    assert result["denied"] == ["Write: .github/workflows/x.yml", "Edit: README.md",
+                                "Write: stacks/whoami/docker-compose.yml"]
     assert any(".github/" in v for v in result["violations"])
     assert result["files"] == ["stacks/dns-pihole/docker-compose.yml"]
     patch = (out / PATCH_FILE).read_text()
@@ -170,7 +173,7 @@ def test_dev_turn_limit_is_incomplete_and_keeps_the_files(
 ) -> None:
     (playbook_dir / "playbook.yaml").write_text(
         (playbook_dir / "playbook.yaml").read_text().replace("max_turns: 30", "max_turns: 2"))
-    claude_env.script([tool_use("Write", {"file_path": str(repo_dir / f"stacks/dns-pihole/f{i}.yml"),
+    claude_env.script([tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/f{i}.yml",
                                           "content": f"n: {i}\n"}) for i in range(6)])
     out = tmp_path / "out"
 
@@ -329,3 +332,63 @@ def test_the_prompt_is_the_dev_story_skill_rendered(playbook_dir: Path, repo_dir
     with pytest.raises(SkillError, match="dev-story skill is missing"):
         build_prompt(story, "x", request_dir=REQUEST, kind="apps", playbook_dir=playbook_dir, repo_dir=repo_dir,
                      allowed_prefixes=("stacks/",), budget_tokens=60_000)
+
+
+@pytest.mark.claude
+@needs_claude
+def test_secret_files_and_credentials_in_the_patch_are_refused_and_named(
+    playbook_dir: Path, repo_dir: Path, tmp_path: Path, claude_env: FakeAnthropicAPI
+) -> None:
+    token = "ghp_" + "Zx9Qw2Er7Ty4Ui1Op3As6Df8Gh0Jk5Lz2Xc9"
+    claude_env.script([
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/.env", "content": "WEBPASSWORD=hunter2-real\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/tls.key", "content": "-----BEGIN PRIVATE KEY-----\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/config.yml", "content": f"github_token: {token}\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/app.yml",
+                           "content": "api_secret: 'q8F!zR2#vL9$wX4@kP7^'\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/docker-compose.yml", "content": "services: {}\n"}),
+        tool_use("Write", {"file_path": f"{CWD}/stacks/dns-pihole/.env.sample", "content": "WEBPASSWORD=change-me\n"}),
+        text("done"),
+    ])
+    out = tmp_path / "out"
+
+    rc = _dev("--story", STORY_REL, "--playbook-dir", str(playbook_dir), "--repo-dir", str(repo_dir),
+              "--out", str(out))
+
+    assert rc == 5
+    result = _result(out)
+    # The CLI's own rules already refuse secret file names; content is caught by the patch policy.
+    assert result["denied"] == ["Write: stacks/dns-pihole/.env", "Write: stacks/dns-pihole/tls.key"]
+    assert sorted(result["refused"]) == ["stacks/dns-pihole/app.yml", "stacks/dns-pihole/config.yml"]
+    assert sorted(result["files"]) == ["stacks/dns-pihole/.env.sample", "stacks/dns-pihole/docker-compose.yml"]
+    patch = (out / PATCH_FILE).read_text()
+    everything = patch + json.dumps(result)
+    for value in ("hunter2-real", token, "q8F!zR2", "BEGIN PRIVATE KEY"):
+        assert value not in everything
+    assert any("GitHub Token" in v for v in result["violations"])
+    assert any("secret-named key api_secret" in v for v in result["violations"])
+    assert not (repo_dir / "stacks" / "dns-pihole" / ".env").exists()
+    # The untracked .env of another stack was never copied where the agent works.
+    assert SECRET_IN_ENV_FILE not in json.dumps([r.body for r in claude_env.requests])
+
+
+def test_secret_files_written_past_the_cli_are_refused_by_the_patch_policy(
+    playbook_dir: Path, repo_dir: Path, tmp_path: Path
+) -> None:
+    def hostile(prompt: str, *, cwd: Path, **_: Any) -> ClaudeResult:
+        stack = cwd / "stacks" / "dns-pihole"
+        stack.mkdir(parents=True)
+        (stack / ".env").write_text("WEBPASSWORD=hunter2-real\n")
+        (stack / "kubeconfig").write_text("apiVersion: v1\n")
+        (stack / "docker-compose.yml").write_text("services: {}\n")
+        return ClaudeResult(subtype="success", is_error=False, result="ok", session_id="s", num_turns=1,
+                            total_cost_usd=0.0, usage=Usage(), returncode=0)
+
+    result = run_dev(story_path=Path(STORY_REL), playbook_dir=playbook_dir, repo_dir=repo_dir, kind=None,
+                     settings=_settings(tmp_path), config=load_config(playbook_dir), out_dir=tmp_path / "out",
+                     runner=hostile)
+
+    assert sorted(result.refused) == ["stacks/dns-pihole/.env", "stacks/dns-pihole/kubeconfig"]
+    assert result.files == ("stacks/dns-pihole/docker-compose.yml",)
+    assert "hunter2" not in (tmp_path / "out" / PATCH_FILE).read_text() + json.dumps(result.violations)
+    assert not (repo_dir / "stacks" / "dns-pihole" / ".env").exists()

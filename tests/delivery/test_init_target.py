@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -129,8 +130,10 @@ def test_second_run_changes_nothing(tmp_path, patterns_dir):
     first = target.init_target(tmp_path, **args)
     before = {p: (tmp_path / p).read_bytes() for p, _ in first}
     second = target.init_target(tmp_path, **args)
-    assert first == [(target.WORKFLOW_PATH, "created"), (target.CLAUDE_PATH, "created")]
-    assert second == [(target.WORKFLOW_PATH, "unchanged"), (target.CLAUDE_PATH, "unchanged")]
+    assert first == [(target.WORKFLOW_PATH, "created"), (target.CLAUDE_PATH, "created"),
+                     (target.GITIGNORE_PATH, "created")]
+    assert second == [(target.WORKFLOW_PATH, "unchanged"), (target.CLAUDE_PATH, "unchanged"),
+                      (target.GITIGNORE_PATH, "unchanged")]
     assert {p: (tmp_path / p).read_bytes() for p, _ in second} == before
 
 
@@ -142,7 +145,8 @@ def test_owner_text_in_claude_md_survives_and_our_block_is_replaced(tmp_path, pa
     newer = "f" * 40
     results = target.init_target(tmp_path, kind="apps", playbook_repo=PLAYBOOK_REPO, playbook_ref=newer,
                                  patterns_dir=patterns_dir)
-    assert results == [(target.WORKFLOW_PATH, "updated"), (target.CLAUDE_PATH, "updated")]
+    assert results == [(target.WORKFLOW_PATH, "updated"), (target.CLAUDE_PATH, "updated"),
+                       (target.GITIGNORE_PATH, "unchanged")]
     text = (tmp_path / "CLAUDE.md").read_text()
     assert text.startswith("# House rules\n\nAsk before touching the NAS.\n\n" + target.BEGIN_MARKER)
     assert text.endswith(target.END_MARKER + "\n\nA footer of mine.\n")
@@ -213,7 +217,7 @@ def test_cli_defaults_to_the_checkout_head_and_origin(tmp_path, playbook_checkou
     assert f"created   {target_repo / target.WORKFLOW_PATH}" in out
     assert run_cli("init-target", "--kind", "apps", "--repo-dir", str(target_repo),
                    "--playbook-dir", str(playbook_checkout)) == 0
-    assert capsys.readouterr().out.count("unchanged") == 2
+    assert capsys.readouterr().out.count("unchanged") == 3  # the workflow, CLAUDE.md and .gitignore
 
 
 def test_cli_rejects_a_bad_ref_with_the_fix(tmp_path, playbook_checkout, capsys):
@@ -235,3 +239,44 @@ def test_cli_without_a_github_origin_asks_for_the_repo(tmp_path, capsys):
     rc = run_cli("init-target", "--kind", "infra", "--repo-dir", str(tmp_path), "--playbook-dir", str(bare))
     assert rc == 2
     assert "--playbook-repo owner/name" in capsys.readouterr().err
+
+
+def test_gitignore_is_merged_so_env_files_are_never_committed(tmp_path, patterns_dir):
+    (tmp_path / ".gitignore").write_text("node_modules/\n.env\n", encoding="utf-8")
+    results = target.init_target(tmp_path, kind="apps", playbook_repo=PLAYBOOK_REPO, playbook_ref=REF,
+                                 patterns_dir=patterns_dir)
+    assert (target.GITIGNORE_PATH, "updated") in results
+    text = (tmp_path / ".gitignore").read_text()
+    assert text.startswith("node_modules/\n.env\n") and text.count("\n.env\n") == 1
+    assert "!.env.sample" in text and "*.key" in text
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "stacks" / "x").mkdir(parents=True)
+    (tmp_path / "stacks" / "x" / ".env").write_text("P=1\n")
+    (tmp_path / "stacks" / "x" / ".env.sample").write_text("P=\n")
+    ignored = subprocess.run(["git", "check-ignore", "stacks/x/.env", "stacks/x/.env.sample"], cwd=tmp_path,
+                             capture_output=True, text=True).stdout.split()
+    assert ignored == ["stacks/x/.env"]
+
+
+def test_code_scanning_is_opt_in_and_its_job_follows_policy(tmp_path, patterns_dir):
+    target.init_target(tmp_path, kind="apps", playbook_repo=PLAYBOOK_REPO, playbook_ref=REF,
+                       patterns_dir=patterns_dir, code_scanning=True)
+    path = tmp_path / target.WORKFLOW_PATH
+    doc = policy.load(path.read_text(encoding="utf-8"))
+    assert list(doc["jobs"]) == ["bmad", "code-scanning"]
+    scan = doc["jobs"]["code-scanning"]
+    assert scan["uses"] == f"{PLAYBOOK_REPO}/.github/workflows/bmad-code-scanning.yml@{REF}"
+    assert scan["permissions"] == {"contents": "read", "security-events": "write"}
+    assert scan["needs"] == "bmad" and set(scan["with"]) == {"pull-head", "pull-sha"}
+    # The reusable workflow declares exactly these inputs, and bmad-dev exposes the outputs they read.
+    called = policy.load((REPO_ROOT / ".github/workflows/bmad-code-scanning.yml").read_text(encoding="utf-8"))
+    assert set(called["on"]["workflow_call"]["inputs"]) == set(scan["with"])
+    dev = policy.load((REPO_ROOT / ".github/workflows/bmad-dev.yml").read_text(encoding="utf-8"))
+    assert set(dev["on"]["workflow_call"]["outputs"]) == {"pull-head", "pull-sha"}
+    assert policy.file_violations(path) == []
+    for run in (policy.run_zizmor(path), policy.run_actionlint(path)):
+        assert run.returncode == 0, run.stdout + run.stderr
+    without = tmp_path / "plain"
+    without.mkdir()
+    target.init_target(without, kind="apps", playbook_repo=PLAYBOOK_REPO, playbook_ref=REF, patterns_dir=patterns_dir)
+    assert list(policy.load((without / target.WORKFLOW_PATH).read_text())["jobs"]) == ["bmad"]

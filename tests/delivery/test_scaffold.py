@@ -14,10 +14,16 @@ from playbook.cli import cli
 from playbook.delivery.scaffold import render_stack, scaffold_stack
 from playbook.errors import StateError, ValidationError
 
-NO_TOOLS = Tools(docker_compose=None, terraform=None)
-PIHOLE = dict(image="pihole/pihole:2024.07.0", port=80, extra_ports=["53:53/tcp", "53:53/udp"],
+NO_TOOLS = Tools()
+PW = "FTLCONF_webserver_api_password"
+BIND = "${DNS_BIND_ADDRESS:?set DNS_BIND_ADDRESS}"
+# Pi-hole v6 as patterns/services/pihole.md has it (the demo's stack, without the exporter).
+PIHOLE = dict(image="pihole/pihole:2026.07.2", port=80, extra_ports=[f"{BIND}:53:53/tcp", f"{BIND}:53:53/udp"],
               volumes=["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-              environment={"WEBPASSWORD": "", "PIHOLE_DNS_": "1.1.1.1;9.9.9.9"})
+              environment={PW: "", "FTLCONF_dns_upstreams": "9.9.9.9;149.112.112.112"},
+              settings={"FTLCONF_dns_listeningMode": "ALL"}, host_variables={"DNS_BIND_ADDRESS": "192.168.1.10"},
+              image_healthcheck="the image's own HEALTHCHECK resolves pi.hole with dig",
+              backup_pre="pihole-FTL sqlite3 /etc/pihole/gravity.db '.backup /etc/pihole/gravity.backup.db'")
 
 
 def _errors(path: Path) -> list[str]:
@@ -27,7 +33,7 @@ def _errors(path: Path) -> list[str]:
 def test_same_inputs_same_bytes(tmp_path: Path) -> None:
     first = scaffold_stack(tmp_path / "a", "dns-pihole", **PIHOLE)
     second = scaffold_stack(tmp_path / "b", "dns-pihole", **dict(PIHOLE, environment={
-        "PIHOLE_DNS_": "1.1.1.1;9.9.9.9", "WEBPASSWORD": ""}))
+        "FTLCONF_dns_upstreams": "9.9.9.9;149.112.112.112", PW: ""}))
     assert [p.name for p in first] == ["docker-compose.yml", ".env.sample", "README.md"]
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
@@ -36,13 +42,19 @@ def test_pihole_stack_content(tmp_path: Path) -> None:
     files = render_stack("dns-pihole", **PIHOLE)
     data = yaml.safe_load(files["docker-compose.yml"])
     service = data["services"]["dns-pihole"]
-    assert service["image"] == "pihole/pihole:2024.07.0"
-    assert service["ports"] == ["53:53/tcp", "53:53/udp"]
-    assert service["environment"]["WEBPASSWORD"] == "${WEBPASSWORD:?set WEBPASSWORD}"
+    assert service["image"] == "pihole/pihole:2026.07.2"
+    assert service["ports"] == [f"{BIND}:53:53/tcp", f"{BIND}:53:53/udp"]
+    assert service["environment"][PW] == f"${{{PW}:?set {PW}}}"
+    assert service["environment"]["FTLCONF_dns_listeningMode"] == "ALL"  # a fixed setting, in the file
+    assert "healthcheck" not in service and "dig" in service["labels"]["homelab.exempt.healthcheck"]
+    assert service["labels"]["backup.restic.pre"].startswith("pihole-FTL sqlite3")
     assert service["labels"]["traefik.http.routers.dns-pihole.rule"] == "Host(`${SERVICE_HOST}`)"
     assert service["labels"]["backup.restic.volumes"] == "etc-dnsmasq,etc-pihole"
     assert data["networks"] == {"proxy": {"external": True}}
-    assert "WEBPASSWORD=\n" in files[".env.sample"] and "PIHOLE_DNS_=1.1.1.1;9.9.9.9\n" in files[".env.sample"]
+    assert f"{PW}=\n" in files[".env.sample"] and "FTLCONF_dns_upstreams=9.9.9.9;149.112.112.112\n" in files[
+        ".env.sample"]
+    assert "\nDNS_BIND_ADDRESS=192.168.1.10\n" in files[".env.sample"]
+    assert "DNS_BIND_ADDRESS" not in str(service["environment"])  # for Compose, not the container
 
 
 @pytest.mark.parametrize("options", [
@@ -56,7 +68,8 @@ def test_scaffolded_stacks_pass_the_checker(tmp_path: Path, options: dict) -> No
 
 
 def test_secret_values_are_never_written(tmp_path: Path) -> None:
-    written = scaffold_stack(tmp_path, "dns-pihole", **dict(PIHOLE, environment={"WEBPASSWORD": "hunter2"}))
+    written = scaffold_stack(tmp_path, "dns-pihole", **dict(PIHOLE, environment={
+        PW: "hunter2", "FTLCONF_dns_upstreams": "9.9.9.9"}))
     assert all("hunter2" not in p.read_text() for p in written)
 
 
@@ -75,6 +88,10 @@ def test_bad_service_names_are_rejected_and_nothing_is_written(tmp_path: Path, n
     ("image", "pihole/pihole:latest"), ("image", "pihole/pihole"), ("image", "pihole/pihole:1 ; rm"),
     ("port", 0), ("port", 70000), ("extra_ports", ["53:53/sctp"]), ("volumes", ["/srv:/data"]),
     ("environment", {"lower": "x"}), ("environment", {"TZ": "x"}), ("environment", {"A": "x\nB=y"}),
+    ("environment", {"FTLCONF_dns-upstreams": "x"}), ("environment", {"ftlconf_dns_upstreams": "x"}),
+    ("settings", {"FTLCONF_webserver_api_password": "x"}), ("settings", {"A": "x\ny"}),
+    ("extra_ports", ["${UNDOCUMENTED}:53:53/udp"]), ("image_healthcheck", " "), ("backup_pre", "echo $HOME"),
+    ("host_variables", {"FTLCONF_dns_upstreams": "x"}),
 ])
 def test_bad_arguments_are_rejected(tmp_path: Path, option: str, value: object) -> None:
     with pytest.raises(ValidationError):
@@ -94,9 +111,13 @@ def test_existing_different_files_are_kept_unless_overwrite(tmp_path: Path) -> N
 
 def test_cli_scaffold_then_check(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["scaffold", "stack", "dns-pihole", "--image", "pihole/pihole:2024.07.0",
-                                 "--port", "80", "--extra-port", "53:53/tcp", "--extra-port", "53:53/udp",
-                                 "--volume", "etc-pihole:/etc/pihole", "--env", "WEBPASSWORD=",
+    result = runner.invoke(cli, ["scaffold", "stack", "dns-pihole", "--image", "pihole/pihole:2026.07.2",
+                                 "--port", "80", "--extra-port", f"{BIND}:53:53/tcp", "--extra-port",
+                                 f"{BIND}:53:53/udp", "--host-var", "DNS_BIND_ADDRESS=192.168.1.10",
+                                 "--volume", "etc-pihole:/etc/pihole", "--env", f"{PW}=",
+                                 "--env", "FTLCONF_dns_upstreams=9.9.9.9", "--setting", "FTLCONF_dns_listeningMode=ALL",
+                                 "--image-healthcheck", "the image's own HEALTHCHECK resolves pi.hole with dig",
+                                 "--backup-pre", "pihole-FTL sqlite3 /etc/pihole/gravity.db '.backup /etc/pihole/g.db'",
                                  "--dest", str(tmp_path)])
     assert result.exit_code == 0, result.output
     stack = tmp_path / "stacks" / "dns-pihole"
@@ -116,11 +137,8 @@ def test_cli_rejects_bad_name_without_writing(tmp_path: Path) -> None:
 
 # --- exporter sidecar (patterns/prometheus.md rule 3) ----------------------------------------------
 
-PIHOLE_EXPORTER = dict(image="pihole/pihole:2024.07.0", port=80, extra_ports=["53:53/tcp", "53:53/udp"],
-                       volumes=["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                       environment={"WEBPASSWORD": ""}, health_path="/admin/",
-                       exporter={"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
-                                 "environment": {"PIHOLE_HOSTNAME": "pihole", "PIHOLE_PASSWORD": ""}})
+PIHOLE_EXPORTER = dict(PIHOLE, exporter={"image": "ekofr/pihole-exporter:v1.2.0", "port": 9617,
+                                         "environment": {"PIHOLE_HOSTNAME": "pihole", "PIHOLE_PASSWORD": ""}})
 
 
 def _with_exporter(**changes: object) -> dict:
@@ -134,7 +152,8 @@ def test_pihole_with_exporter_passes_every_check_including_docker_compose(tmp_pa
             pytest.fail("docker-compose is missing in CI: scripts/bootstrap --test installs it")
         pytest.skip("docker-compose not installed")
     scaffold_stack(tmp_path, "dns-pihole", **PIHOLE_EXPORTER)
-    assert check_path(tmp_path / "stacks" / "dns-pihole", tools=tools) == []
+    findings = check_path(tmp_path / "stacks" / "dns-pihole", tools=tools)
+    assert [f for f in findings if f.severity != "warning" or f.tool != "compose-lint"] == []
 
 
 def test_exporter_output_is_deterministic(tmp_path: Path) -> None:
@@ -150,8 +169,9 @@ def test_exporter_sidecar_content() -> None:
     data = yaml.safe_load(files["docker-compose.yml"])
     assert list(data["services"]) == ["dns-pihole", "dns-pihole-exporter"]
     main, sidecar = data["services"]["dns-pihole"], data["services"]["dns-pihole-exporter"]
-    assert not [k for k in main["labels"] if k.startswith(("prometheus.io/", "homelab.exempt."))]
-    assert sidecar["image"] == "ekofr/pihole-exporter:v0.4.0"
+    assert not [k for k in main["labels"] if k.startswith(("prometheus.io/", "homelab.exempt.prometheus"))]
+    assert sidecar["image"] == "ekofr/pihole-exporter:v1.2.0"
+    assert sidecar["read_only"] is True and sidecar["cap_drop"] == ["ALL"]
     assert sidecar["container_name"] == "dns-pihole-exporter" and sidecar["restart"] == "unless-stopped"
     assert sidecar["networks"] == ["proxy"] and sidecar["depends_on"] == ["dns-pihole"]
     assert sidecar["environment"] == {"TZ": "${TZ}", "PIHOLE_HOSTNAME": "${PIHOLE_HOSTNAME}",
@@ -182,11 +202,12 @@ def test_exporter_secret_values_are_never_written(tmp_path: Path) -> None:
 
 
 def test_variable_shared_with_the_app_is_documented_once(tmp_path: Path) -> None:
-    scaffold_stack(tmp_path, "dns-pihole", **_with_exporter(environment={"WEBPASSWORD": ""}))
+    scaffold_stack(tmp_path, "dns-pihole", **_with_exporter(environment={PW: "", "PIHOLE_HOSTNAME": "pihole",
+                                                                         "PIHOLE_PASSWORD": ""}))
     stack = tmp_path / "stacks" / "dns-pihole"
-    assert (stack / ".env.sample").read_text().count("WEBPASSWORD=") == 1
+    assert (stack / ".env.sample").read_text().count(f"{PW}=") == 1
     sidecar = yaml.safe_load((stack / "docker-compose.yml").read_text())["services"]["dns-pihole-exporter"]
-    assert sidecar["environment"]["WEBPASSWORD"] == "${WEBPASSWORD:?set WEBPASSWORD}"
+    assert sidecar["environment"][PW] == f"${{{PW}:?set {PW}}}"
     assert _errors(stack) == []
 
 
@@ -199,11 +220,11 @@ def test_variable_shared_with_the_app_is_documented_once(tmp_path: Path) -> None
     _with_exporter(environment={"lower": "x"}),
     _with_exporter(environment={"TZ": "Etc/UTC"}),
     _with_exporter(environment={"A": "x\nB=y"}),
-    _with_exporter(environment={"WEBPASSWORD": "differs"}),
+    _with_exporter(environment={PW: "differs"}),
     _with_exporter(healthcheck="yes"),
     _with_exporter(path="/metrics"),
-    dict(PIHOLE_EXPORTER, exporter={"image": "ekofr/pihole-exporter:v0.4.0"}),
-    dict(PIHOLE_EXPORTER, exporter="ekofr/pihole-exporter:v0.4.0"),
+    dict(PIHOLE_EXPORTER, exporter={"image": "ekofr/pihole-exporter:v1.2.0"}),
+    dict(PIHOLE_EXPORTER, exporter="ekofr/pihole-exporter:v1.2.0"),
     dict(PIHOLE_EXPORTER, metrics_port=9617),
 ], ids=["floating-tag", "no-tag", "port-0", "port-bool", "port-str", "env-lower", "env-tz", "env-newline",
         "env-conflicts-with-app", "healthcheck-not-bool", "unknown-key", "no-port", "not-a-dict",
@@ -216,10 +237,14 @@ def test_bad_exporter_arguments_are_rejected(tmp_path: Path, options: dict) -> N
 
 def test_cli_scaffold_with_exporter_then_check(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["scaffold", "stack", "dns-pihole", "--image", "pihole/pihole:2024.07.0",
-                                 "--port", "80", "--extra-port", "53:53/udp", "--volume", "etc-pihole:/etc/pihole",
-                                 "--env", "WEBPASSWORD=", "--health-path", "/admin/",
-                                 "--exporter-image", "ekofr/pihole-exporter:v0.4.0", "--exporter-port", "9617",
+    result = runner.invoke(cli, ["scaffold", "stack", "dns-pihole", "--image", "pihole/pihole:2026.07.2",
+                                 "--port", "80", "--extra-port", f"{BIND}:53:53/udp", "--host-var",
+                                 "DNS_BIND_ADDRESS=192.168.1.10", "--volume", "etc-pihole:/etc/pihole",
+                                 "--env", f"{PW}=", "--env", "FTLCONF_dns_upstreams=9.9.9.9",
+                                 "--setting", "FTLCONF_dns_listeningMode=ALL",
+                                 "--image-healthcheck", "the image's own HEALTHCHECK resolves pi.hole with dig",
+                                 "--backup-pre", "pihole-FTL sqlite3 /etc/pihole/gravity.db '.backup /etc/pihole/g.db'",
+                                 "--exporter-image", "ekofr/pihole-exporter:v1.2.0", "--exporter-port", "9617",
                                  "--exporter-env", "PIHOLE_HOSTNAME=dns-pihole", "--exporter-env", "PIHOLE_PASSWORD=",
                                  "--dest", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -232,9 +257,9 @@ def test_cli_scaffold_with_exporter_then_check(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [
     ["--exporter-port", "9617"],
-    ["--exporter-image", "ekofr/pihole-exporter:v0.4.0"],
+    ["--exporter-image", "ekofr/pihole-exporter:v1.2.0"],
     ["--exporter-env", "PIHOLE_PASSWORD="],
-    ["--exporter-image", "ekofr/pihole-exporter:v0.4.0", "--exporter-port", "9617", "--exporter-env", "NOEQUALS"],
+    ["--exporter-image", "ekofr/pihole-exporter:v1.2.0", "--exporter-port", "9617", "--exporter-env", "NOEQUALS"],
 ], ids=["port-only", "image-only", "env-only", "env-not-pair"])
 def test_cli_refuses_incomplete_exporter_options(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["scaffold", "stack", "dns-pihole", "--image", "pihole/pihole:2024.07.0",

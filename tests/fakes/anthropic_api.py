@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 EXHAUSTED_TEXT = "(fake Anthropic API: the script has no more turns)"
+# In a scripted tool input, stands for the CLI's working directory as its system prompt states it
+# (a dev run works in a scratch copy whose path the test cannot know in advance).
+CWD = "{cwd}"
+_CWD_RE = re.compile(r"Primary working directory: ([^\n\\\"]+)")
 SIDE_TEXT = "ok"
 
 _ids = itertools.count(1)
@@ -40,6 +45,8 @@ class Turn:
     status: int = 200
     error: dict[str, Any] | None = None
     sticky: bool = False  # answered to every later request too (the CLI retries errors)
+    stall: float = 0.0  # seconds to hold the request open first (a hung API), cut short by close()
+    raw: bytes | None = None  # sent as the event stream instead of a message (garbage, or a cut stream)
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 120, "output_tokens": 30})
 
 
@@ -55,6 +62,21 @@ def tool_use(name: str, tool_input: dict[str, Any], *, preface: str = "") -> Tur
         blocks.append({"type": "text", "text": preface})
     blocks.append({"type": "tool_use", "id": f"toolu_fake{next(_ids):04d}", "name": name, "input": tool_input})
     return Turn(blocks=tuple(blocks), stop_reason="tool_use")
+
+
+def hang(seconds: float = 60.0) -> Turn:
+    """A request the API never answers in time: the CLI waits until its caller's timeout."""
+    return Turn(blocks=({"type": "text", "text": "too late"},), stall=seconds, sticky=True)
+
+
+def garbage_stream(cut: bool = False) -> Turn:
+    """A 200 event stream that is not the Messages API's: junk events, or a message cut off mid-stream."""
+    if cut:
+        head = ('event: message_start\ndata: {"type":"message_start","message":{"id":"msg_cut","type":"message",'
+                '"role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":1,'
+                '"output_tokens":1}}}\n\nevent: content_block_start\ndata: {"type":"content_block_st')
+        return Turn(raw=head.encode(), sticky=True)
+    return Turn(raw=b"event: ???\ndata: {not json at all\n\n\x00\xff\xfe garbage\n\n", sticky=True)
 
 
 def api_error(status: int, message: str, error_type: str = "invalid_request_error") -> Turn:
@@ -90,6 +112,7 @@ class FakeAnthropicAPI:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._turns: list[Turn] = []
         self.requests: list[Recorded] = []
         self.exhausted = 0  # main-conversation requests that found the script empty
@@ -136,6 +159,7 @@ class FakeAnthropicAPI:
         return list(seen.values())
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -207,13 +231,26 @@ class FakeAnthropicAPI:
                     return
                 main = is_main_conversation(self.path, body)
                 self._record(body, main)
-                turn = fake._next_turn() if main else text(SIDE_TEXT)
-                if turn.error is not None:
+                turn = _with_cwd(fake._next_turn(), body) if main else text(SIDE_TEXT)
+                if turn.stall and fake._closing.wait(turn.stall):
+                    return
+                if turn.raw is not None:
+                    self._raw(turn.raw)
+                elif turn.error is not None:
                     self._json(turn.status, turn.error)
                 elif body.get("stream"):
                     self._stream(body, turn)
                 else:
                     self._json(200, _message(body, turn))
+
+            def _raw(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("x-should-retry", "false")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+                self.close_connection = True
 
             def _stream(self, body: dict[str, Any], turn: Turn) -> None:
                 data = b"".join(
@@ -227,6 +264,20 @@ class FakeAnthropicAPI:
                 self.wfile.write(data)
 
         return Handler
+
+
+def _with_cwd(turn: Turn, body: dict[str, Any]) -> Turn:
+    """``turn`` with every ``{cwd}`` in its tool inputs replaced by the request's working directory."""
+    encoded = json.dumps(turn.blocks)
+    if CWD not in encoded:
+        return turn
+    match = _CWD_RE.search(json.dumps(body))
+    if match is None:
+        return turn
+    cwd = json.dumps(match.group(1).strip())[1:-1]
+    return Turn(blocks=tuple(json.loads(encoded.replace(CWD, cwd))), stop_reason=turn.stop_reason,
+                status=turn.status, error=turn.error, sticky=turn.sticky, stall=turn.stall, raw=turn.raw,
+                usage=turn.usage)
 
 
 def _flatten(content: Any) -> str:

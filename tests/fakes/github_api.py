@@ -1263,20 +1263,6 @@ class FakeGitHub:
         repo.dispatches.append({"event_type": event_type, "client_payload": client_payload, "token": token})
         return 204, None
 
-    def _graphql_draft(self, variables: dict, token: str, *, draft: bool, name: str) -> tuple:
-        node_id = (variables.get("input") or {}).get("pullRequestId")
-        for repo in self.repos.values():
-            for pull in repo.pulls.values():
-                if pull.node_id == node_id:
-                    if repo.tokens is not None and token not in repo.tokens:
-                        raise ApiError(401, "Bad credentials")
-                    pull.draft = draft
-                    mutation_id = (variables.get("input") or {}).get("clientMutationId")
-                    return 200, {"data": {name: {"clientMutationId": mutation_id, "pullRequest": {"isDraft": draft}}}}
-        return 200, {"data": {name: None}, "errors": [{
-            "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
-            "message": f"Could not resolve to a node with the global id of '{node_id}'"}]}
-
     def _review_json(self, r: _Repo, p: _Pull, review: dict[str, Any]) -> dict[str, Any]:
         html = self._html(r, f"/pull/{p.number}") + f"#pullrequestreview-{review['id']}"
         state = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}[review["event"]]
@@ -1309,22 +1295,21 @@ class FakeGitHub:
     def _graphql(self, payload: dict, token: str, **_: Any) -> tuple:
         query = str(payload.get("query", ""))
         variables = payload.get("variables") or {}
-        if "convertPullRequestToDraft" in query:
-            return self._graphql_draft(variables, token, draft=True, name="convertPullRequestToDraft")
-        if "markPullRequestReadyForReview" not in query:
-            return 200, {"errors": [{"message": "this fake only knows markPullRequestReadyForReview and "
-                                                "convertPullRequestToDraft"}]}
+        mutations = {"markPullRequestReadyForReview": False, "convertPullRequestToDraft": True}
+        name = next((m for m in mutations if m in query), None)
+        if name is None:
+            return 200, {"errors": [{"message": "this fake only knows " + " and ".join(mutations)}]}
         node_id = (variables.get("input") or {}).get("pullRequestId")
         for repo in self.repos.values():
             for pull in repo.pulls.values():
                 if pull.node_id == node_id:
                     if repo.tokens is not None and token not in repo.tokens:
                         raise ApiError(401, "Bad credentials")
-                    pull.draft = False
+                    pull.draft = mutations[name]
                     mutation_id = (variables.get("input") or {}).get("clientMutationId")
-                    return 200, {"data": {"markPullRequestReadyForReview": {
-                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": False}}}}
-        return 200, {"data": {"markPullRequestReadyForReview": None}, "errors": [{
-            "type": "NOT_FOUND", "path": ["markPullRequestReadyForReview"], "locations": [{"line": 1, "column": 1}],
+                    return 200, {"data": {name: {
+                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": pull.draft}}}}
+        return 200, {"data": {name: None}, "errors": [{
+            "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
             "message": f"Could not resolve to a node with the global id of '{node_id}'"}]}
 

@@ -139,3 +139,25 @@ def test_deployed_report_marks_the_story_done(h: Harness):
     assert h.repository_dispatch("bmad-deployed", deployed) == 0  # idempotent: no second commit
     commits = h.github.commits(REPO, "main")
     assert len([c for c in commits if "deployed via" in c]) == 1
+
+
+@pytest.mark.parametrize("forgery", ["not-a-target", "wrong-kind", "other-issue", "other-playbook"])
+def test_forged_deployed_reports_are_refused_and_change_nothing(h: Harness, forgery: str):
+    issue, number = h.complete_planning()
+    merge_sha = h.github.merge_pull(REPO, number)
+    h.merged(number, merge_sha)
+    payload = h.github.dispatches(h.targets["apps"])[0]["client_payload"]
+    deployed = {"v": 1, "playbook_repo": REPO, "story_path": payload["story_path"], "issue": issue,
+                "target": "apps", "repo": h.targets["apps"], "pr": 7, "merge_sha": "b" * 40, "key": payload["key"]}
+    deployed.update({
+        "not-a-target": {"repo": "mallory/homelab-apps"},
+        "wrong-kind": {"repo": h.targets["infra"]},  # a configured target, but the infra one claiming apps
+        "other-issue": {"issue": issue + 1},
+        "other-playbook": {"playbook_repo": "mallory/homelab-playbook"},
+    }[forgery])
+    before = h.github.commits(REPO, "main")
+
+    assert h.repository_dispatch("bmad-deployed", deployed) != 0
+
+    assert h.github.commits(REPO, "main") == before
+    assert "status: done" not in h.github.files_at(REPO, "main")[payload["story_path"]]

@@ -59,21 +59,21 @@ def test_hand_bumped_tag_and_deleted_stack_open_one_issue_updated_then_closed(h:
     assert "portainer: not configured: repos only" in out
 
     apps = h.targets["apps"]
-    compose = PIHOLE["stacks/dns-pihole/docker-compose.yml"].replace("pihole/pihole:2024.07.0", "pihole/pihole:2024.07.1")
+    compose = PIHOLE["stacks/dns-pihole/docker-compose.yml"].replace("pihole/pihole:2026.07.2", "pihole/pihole:2026.07.3")
     h.github.push(apps, "main", {"stacks/dns-pihole/docker-compose.yml": compose,
                                  **{p: None for p in WHOAMI}}, "bump by hand, delete whoami")
     out = _drift(h, registry_file, capsys)
-    assert "dns-pihole: changed image" in out and "pihole/pihole:2024.07.1" in out
+    assert "dns-pihole: changed image" in out and "pihole/pihole:2026.07.3" in out
     assert "app-whoami: removed stack" in out
     issues = _drift_issues(h)
     assert len(issues) == 1 and issues[0].state == "open" and issues[0].author == (BOT, "Bot")
     body = issues[0].body
     assert body.startswith(drift.MARKER) and "### dns-pihole" in body and "### app-whoami" in body
-    assert "| changed | image | ekofr/pihole-exporter:v0.4.0, pihole/pihole:2024.07.0 |" in body
+    assert "| changed | image | ekofr/pihole-exporter:v1.2.0, pihole/pihole:2026.07.2 |" in body
     assert "repos only" in body and "```mermaid" in body
 
     # next run, more drift: the same issue is updated in place, never a second one
-    ports = compose.replace('"53:53/udp"', '"5353:53/udp"')
+    ports = compose.replace(':53:53/udp"', ':5353:53/udp"')
     h.github.push(apps, "main", {"stacks/dns-pihole/docker-compose.yml": ports}, "move a port")
     out = _drift(h, registry_file, capsys)
     assert "updated #" in out and len(_drift_issues(h)) == 1 and "5353:53/udp" in _drift_issues(h)[0].body

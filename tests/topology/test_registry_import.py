@@ -110,7 +110,7 @@ def test_import_of_the_demo_apps_lists_dns_pihole_with_host_and_ports(tmp_path: 
     host = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("SERVICE_HOST="))
     assert pihole["hosts"] == [host]
     assert {(p["published"], p["protocol"]) for p in pihole["ports"]} == {(53, "tcp"), (53, "udp")}
-    assert pihole["images"] == ["ekofr/pihole-exporter:v0.4.0", "pihole/pihole:2024.07.0"]
+    assert pihole["images"] == ["ekofr/pihole-exporter:v1.2.0", "pihole/pihole:2026.07.2"]
     assert pihole["containers"] == ["dns-pihole", "dns-pihole-exporter"]
     assert pihole["auth"] == "authentik" and pihole["metrics"] == {"enabled": True, "port": 9617, "path": "/metrics"}
     assert pihole["backup"]["enabled"] is True and pihole["node"] == "docker-01"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from playbook import _process
+from playbook.adapters.agent_user import AgentUser
 from playbook.errors import (
     ModelOutputError,
     ModelUnavailableError,
@@ -36,17 +37,14 @@ from playbook.settings import Settings
 
 PROVIDER = "claude-cli"
 
-# Exact tools for IaC work. File tools are confined by the CLI to the working directory;
-# Bash only for validators and read-only listing. Nothing that reaches the network,
-# commits or pushes: publishing happens later, under the playbook's control.
-ALLOWED_TOOLS: tuple[str, ...] = (
-    "Read",
-    "Write",
-    "Edit",
-    "MultiEdit",
-    "Glob",
-    "Grep",
-    "LS",
+# The built-in tools a dev run has at all (``--tools``); every other tool does not exist for it.
+DEV_TOOLS: tuple[str, ...] = ("Read", "Write", "Edit", "Glob", "Grep", "Bash")
+
+# Commands that run without asking: validators only. Nothing that reaches the network, commits
+# or pushes (publishing happens later, under the playbook's control) and nothing that lists or
+# prints files (``cat``/``ls`` would read outside the path rules below; Read and Glob do it
+# inside them).
+ALLOWED_COMMANDS: tuple[str, ...] = (
     "Bash(docker-compose config:*)",
     "Bash(docker compose config:*)",
     "Bash(terraform fmt:*)",
@@ -55,11 +53,13 @@ ALLOWED_TOOLS: tuple[str, ...] = (
     "Bash(packer validate:*)",
     "Bash(ansible-lint:*)",
     "Bash(yamllint:*)",
-    "Bash(ls:*)",
-    "Bash(cat:*)",
 )
+# Kept for callers that pass a tool list of their own: the validators, no file tool. File tools
+# are only ever allowed path-scoped, through ``FileScope`` (a bare ``Read`` or ``Edit`` in the
+# allow list is honoured by the CLI everywhere on the machine, not only in the working directory).
+ALLOWED_TOOLS: tuple[str, ...] = ALLOWED_COMMANDS
 
-# Denied even if a settings file in the target repository would allow them.
+# Denied even if a settings file would allow them.
 DISALLOWED_TOOLS: tuple[str, ...] = (
     "WebFetch",
     "WebSearch",
@@ -73,6 +73,56 @@ DISALLOWED_TOOLS: tuple[str, ...] = (
     "Bash(scp:*)",
     "Bash(nc:*)",
 )
+
+# Permission-rule syntax of the pinned CLI (2.1.330): ``Read(...)`` rules govern Read, Glob and
+# Grep; ``Edit(...)`` rules govern Write and Edit. ``./x`` is relative to the working directory,
+# ``//x`` is the absolute path /x, ``~/x`` is under HOME. Deny rules win over allow rules, so the
+# denials name only what must stay shut even inside the allowed paths.
+ALWAYS_DENIED_PATHS: tuple[str, ...] = (
+    "Read(./.git/**)", "Edit(./.git/**)", "Edit(./.github/**)", "Edit(./.claude/**)", "Edit(./CLAUDE.md)",
+    "Read(./**/.env)", "Read(./**/.env.*.local)", "Read(./**/*.tfstate)", "Read(./**/*.tfvars)",
+    "Read(./**/*.pem)", "Read(./**/*.key)", "Read(./**/id_rsa*)", "Read(./**/id_ed25519*)",
+    "Read(./**/kubeconfig*)",
+    "Read(~/**)", "Edit(~/**)", "Read(//proc/**)", "Edit(//proc/**)", "Read(//sys/**)", "Read(//etc/**)",
+)
+
+
+@dataclass(frozen=True)
+class FileScope:
+    """Where the file tools of one run may act, as the CLI's own permission rules.
+
+    Reads (Read, Glob, Grep) only under the working directory; writes and edits (Write, Edit)
+    only under ``write_prefixes`` (repo-relative directories such as ``stacks/dns-pihole/``, or
+    single files).
+    ``denied_dirs`` are absolute directories outside the checkout named explicitly (the
+    runner's home and temp, the playbook checkout, the result directory), so a symlink or a
+    rule mistake still meets a denial.
+    """
+
+    write_prefixes: tuple[str, ...]
+    denied_dirs: tuple[str, ...] = ()
+
+    def allow_rules(self) -> list[str]:
+        rules = ["Read(./**)"]
+        for prefix in self.write_prefixes:
+            clean = prefix.strip("/")
+            if not clean or clean.startswith(".") or ".." in clean.split("/") or "*" in clean:
+                raise ValueError(f"not a repo-relative path: {prefix!r}")
+            rules.append(f"Edit(./{clean}/**)" if prefix.endswith("/") else f"Edit(./{clean})")
+        return rules
+
+    def deny_rules(self) -> list[str]:
+        rules = list(ALWAYS_DENIED_PATHS)
+        for directory in self.denied_dirs:
+            absolute = "/" + str(directory).strip("/")
+            rules += [f"Read(/{absolute}/**)", f"Edit(/{absolute}/**)"]
+        return rules
+
+    def settings_json(self) -> str:
+        """The ``--settings`` document: our rules, and nothing a repository file could add."""
+        return json.dumps({"permissions": {"allow": self.allow_rules(), "deny": self.deny_rules(),
+                                           "defaultMode": "default"}}, separators=(",", ":"))
+
 
 # Switches that stop the CLI calling home; the values are what its docs ask for.
 QUIET_SWITCHES: dict[str, str] = {
@@ -170,18 +220,25 @@ def build_argv(
     model: str | None = None,
     system_prompt: str | None = None,
     tools: Sequence[str] | None = None,
+    scope: FileScope | None = None,
 ) -> list[str]:
     """The argv of one headless run. ``prompt=None`` means the prompt comes on stdin.
 
     ``tools`` limits which built-in tools exist at all (``[]`` for none); the allow
     list only decides which of them run without asking, and in -p mode nobody can
-    answer, so everything else is refused.
+    answer (``--permission-prompts none``), so everything else is refused.
+    ``--restricted`` ignores user, project and local settings files (a target repo's
+    ``.claude/settings.json`` cannot widen anything) and confines the file tools to the
+    working directory; ``scope`` adds the path-scoped rules inside it.
     """
     argv = [claude_bin, "-p"]
     if prompt is not None:
         argv.append(prompt)
     argv += ["--output-format", "json", "--max-turns", str(max_turns), "--no-session-persistence",
-             "--strict-mcp-config"]
+             "--strict-mcp-config", "--restricted", "--permission-prompts", "none"]
+    if scope is not None:
+        argv += ["--settings", scope.settings_json()]
+        allowed_tools = [*scope.allow_rules(), *allowed_tools]
     if tools is not None:
         argv += ["--tools", ",".join(tools)]
     if allowed_tools:
@@ -231,16 +288,21 @@ def run_claude(
     system_prompt: str | None = None,
     tools: Sequence[str] | None = None,
     home: Path | None = None,
+    scope: FileScope | None = None,
+    agent: AgentUser | None = None,
 ) -> ClaudeResult:
     """Run the CLI in ``cwd`` and parse its JSON result.
 
     Turn-limit and error results come back as a ``ClaudeResult`` (the files written
     so far are kept by the caller); a timeout does too, with ``timed_out``. Raises
     ModelUnavailableError when the CLI or credentials are missing, ModelOutputError
-    when its output is not a result.
+    when its output is not a result. With ``agent`` the CLI runs as that unprivileged
+    user (``home`` must then be a directory it owns).
     """
     claude_bin = find_claude(settings)
     require_credentials(settings)
+    if tools is None:
+        tools = DEV_TOOLS
     via_stdin = len(prompt.encode("utf-8")) > ARGV_PROMPT_LIMIT
     argv = build_argv(
         claude_bin,
@@ -252,7 +314,10 @@ def run_claude(
         model=model,
         system_prompt=system_prompt,
         tools=tools,
+        scope=scope,
     )
+    if agent is not None:
+        argv = agent.wrap(argv)
     with tempfile.TemporaryDirectory(prefix="playbook-claude-home-") as private_home:
         env = build_env(settings, home or Path(private_home))
         try:

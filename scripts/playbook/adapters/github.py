@@ -378,6 +378,11 @@ class GitHubForge:
             return None
         return str(data["object"]["sha"])
 
+    def commit_parents(self, sha: str) -> list[str]:
+        with self._errors(f"reading commit {sha[:12]}"):
+            data = self._request("GET", self._url(f"/git/commits/{urllib.parse.quote(sha)}"))
+        return [str(p["sha"]) for p in data.get("parents") or []]
+
     def create_branch(self, branch: str, sha: str) -> None:
         with self._errors(f"creating branch {branch}"):
             self._request("POST", self._url("/git/refs"), input={"ref": f"refs/heads/{branch}", "sha": sha})
@@ -467,6 +472,10 @@ class GitHubForge:
 
     def convert_to_draft(self, pull: PullRequest) -> None:
         with self._errors(f"converting pull request #{pull.number} to a draft", "pull-requests"):
+            self._repo.get_pull(pull.number).convert_to_draft()
+
+    def mark_draft(self, pull: PullRequest) -> None:
+        with self._errors(f"turning pull request #{pull.number} back into a draft", "pull-requests"):
             self._repo.get_pull(pull.number).convert_to_draft()
 
     def pull_files(self, number: int) -> list[str]:

@@ -31,7 +31,7 @@ class Service:
 
 # Known services: what the offline planner can recognise in a request.
 SERVICES: tuple[Service, ...] = (
-    Service("pihole", "dns-pihole", "Pi-hole", "pihole/pihole:2024.07.0", 80, ("pi-hole", "pihole")),
+    Service("pihole", "dns-pihole", "Pi-hole", "pihole/pihole:2026.07.2", 80, ("pi-hole", "pihole")),
     Service("jellyfin", "media-jellyfin", "Jellyfin", "jellyfin/jellyfin:10.9.7", 8096, ("jellyfin",)),
     Service("plex", "media-plex", "Plex", "plexinc/pms-docker:1.40.4.8679-424562606", 32400, ("plex",)),
     Service("vaultwarden", "auth-vaultwarden", "Vaultwarden", "vaultwarden/server:1.32.0", 80, ("vaultwarden",)),

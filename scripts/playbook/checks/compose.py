@@ -1,25 +1,22 @@
-"""Compose validity: the vendored Compose Specification schema always, docker-compose when present."""
+"""Compose validity by schema (the vendored Compose Specification), and the variables a stack uses.
+
+`docker compose config` itself runs as a layer in linters.py.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import tempfile
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from playbook import _process
 from playbook.checks import yamldoc
-from playbook.checks.findings import WARNING, Finding
+from playbook.checks.findings import Finding
 from playbook.checks.stack import Stack
-from playbook.checks.tools import SAFE_PATH, Tools
-from playbook.errors import ProcessError
 
 MAX_SCHEMA_FINDINGS = 20
 VARIABLE = re.compile(r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)[^}]*\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
-PLACEHOLDER = "placeholder"
 
 
 @lru_cache(maxsize=1)
@@ -66,39 +63,12 @@ def check_schema(stack: Stack) -> list[Finding]:
     return findings
 
 
-def check_docker_compose(stack: Stack, tools: Tools) -> list[Finding]:
-    """Run `docker-compose config -q` with every variable set to a harmless value."""
-    if not stack.data:
-        return []
-    if tools.docker_compose is None:
-        return [stack.finding(
-            "compose-config",
-            "docker-compose is not installed; validated against the compose-spec schema only",
-            "install Debian's docker-compose (scripts/bootstrap --test does) for the full check",
-            severity=WARNING,
-        )]
-    names = set(referenced_variables(stack))
-    if stack.env_sample is not None:
-        names.update(stack.env_sample.values)
-    with tempfile.TemporaryDirectory(prefix="playbook-check-") as scratch:
-        env_file = Path(scratch) / "check.env"
-        env_file.write_text("".join(f"{name}={PLACEHOLDER}\n" for name in sorted(names)), encoding="utf-8")
-        # Absolute paths: the process runs inside the stack directory, and PATH given on the
-        # command line may be relative to the caller's directory.
-        stack_dir = Path(stack.dir).resolve()
-        argv = [tools.docker_compose, "--env-file", str(env_file), "--project-directory", str(stack_dir),
-                "-f", str(Path(stack.compose_file).resolve()), "config", "-q"]
-        try:
-            done = _process.run(argv, cwd=stack_dir, env={"PATH": SAFE_PATH, "HOME": scratch},
-                                timeout=120, check=False)
-        except ProcessError as exc:
-            return [stack.finding("compose-config", f"docker-compose could not run: {exc.message}",
-                                  "check the docker-compose installation")]
-    if done.returncode == 0:
-        return []
-    output = (done.stderr.strip() or done.stdout.strip())[-1500:]
-    return [stack.finding(
-        "compose-config",
-        f"`docker-compose config -q` rejected the file: {output}",
-        "correct the compose file until `docker-compose config -q` passes",
-    )]
+PLACEHOLDER = "placeholder"
+
+
+def config_variables(stack: Stack) -> dict[str, str]:
+    """A value for every variable `docker compose config` needs: the .env.sample example where it
+    gives one (an IP address must look like one), else a harmless placeholder."""
+    sample = stack.env_sample.values if stack.env_sample is not None else {}
+    names = set(referenced_variables(stack)) | set(sample)
+    return {name: sample.get(name) or PLACEHOLDER for name in sorted(names)}

@@ -1,4 +1,4 @@
-"""What a check reports: one Finding per broken convention, with the file, line and fix."""
+"""What a check reports: one Finding per problem, with the tool, rule, file, line and fix."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 ERROR = "error"
 WARNING = "warning"
-SEVERITIES = (ERROR, WARNING)
+NOTE = "note"  # information only: a layer that was skipped, and why
+SEVERITIES = (ERROR, WARNING, NOTE)
+OUR_TOOL = "playbook"
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class Finding:
     line: int | None
     message: str
     fix: str
+    tool: str = OUR_TOOL  # which layer found it: playbook's own rules, or the linter that did
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -29,3 +32,8 @@ def sort_key(finding: Finding) -> tuple[str, int, str, str]:
 
 def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
+
+
+def skipped(tool: str, rule: str, file: str, reason: str, fix: str) -> Finding:
+    """A layer that could not run: said out loud, never a silent pass."""
+    return Finding(rule, NOTE, file, None, f"skipped: {reason}", fix, tool=tool)

@@ -1,4 +1,7 @@
-"""Ansible conventions: YAML that parses, the role directory layout, FQCN module names."""
+"""Ansible conventions on parsed YAML: the role layout, FQCN module names, no `curl | sh` installers.
+
+ansible-lint --offline (linters.py) runs beside these for Ansible practice in general.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +65,34 @@ def check_role(role: Path) -> list[Finding]:
     return findings
 
 
+SHELL_MODULES = frozenset({"shell", "ansible.builtin.shell", "ansible.legacy.shell", "command",
+                           "ansible.builtin.command", "ansible.legacy.command", "raw", "ansible.builtin.raw"})
+# A download piped straight into an interpreter: unreviewed code runs as root on every play.
+PIPE_TO_SHELL = re.compile(r"\b(curl|wget|fetch)\b[^|;&]*\|\s*(sudo\s+)?(\S*/)?(ba|z|k|da)?sh\b|"
+                           r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(\S*/)?python[0-9.]*\b")
+
+
+def is_playbook(doc: yamldoc.YamlDoc) -> bool:
+    data = doc.data
+    return isinstance(data, list) and any(isinstance(p, dict) and ("hosts" in p or "import_playbook" in p)
+                                          for p in data)
+
+
+def check_tasks(path: Path, doc: yamldoc.YamlDoc, *, task_file: bool) -> list[Finding]:
+    """FQCN module names and no download-piped-to-shell, in a task file or a playbook."""
+    return check_fqcn(path, doc, task_file=task_file)
+
+
+def _command_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return " ".join(str(value.get(k, "")) for k in ("cmd", "_raw_params", "argv"))
+    return ""
+
+
 def check_fqcn(path: Path, doc: yamldoc.YamlDoc, *, task_file: bool) -> list[Finding]:
-    """Short module names (`apt:`) in a task file or playbook."""
+    """Short module names (`apt:`) and `curl ... | bash` in a task file or playbook."""
     findings: list[Finding] = []
     data = doc.data
     if not isinstance(data, list):
@@ -90,6 +119,12 @@ def _tasks(path: Path, doc: yamldoc.YamlDoc, tasks: list[Any], base: tuple[str, 
                 _tasks(path, doc, task[key], here + (key,), findings)
         actions = [k for k in map(str, task) if k not in TASK_KEYWORDS and not k.startswith("with_")]
         for action in actions:
+            if action in SHELL_MODULES and PIPE_TO_SHELL.search(_command_text(task[action])):
+                findings.append(_finding(
+                    "ansible-pipe-to-shell", path, doc.line(*here, action),
+                    f"task {task.get('name', index)!r} pipes a download into a shell",
+                    "download with ansible.builtin.get_url (checksum: sha256:...) and run the file, or "
+                    "install the package with the package manager module"))
             if "." not in action:
                 findings.append(_finding(
                     "ansible-fqcn", path, doc.line(*here, action), f"module {action!r} is not fully qualified",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from playbook.checks import yamldoc
 from playbook.checks.compose import referenced_variables
 from playbook.checks.findings import WARNING, Finding
 from playbook.checks.rules import EXEMPT_LABEL_PREFIX
@@ -19,6 +20,14 @@ ROUTER_LABEL = re.compile(r"^traefik\.http\.routers\.(?P<router>[^.]+)\.rule$")
 SERVICE_PORT_LABEL = re.compile(r"^traefik\.http\.services\.[^.]+\.loadbalancer\.server\.port$")
 EXEMPT_METRICS = EXEMPT_LABEL_PREFIX + "prometheus-metrics"
 SAFE_READONLY_BINDS = ("/etc/localtime", "/etc/timezone", "/var/run/docker.sock", "/run/docker.sock")
+# Values that deploy as a working, guessable password (compared case-insensitively).
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "change_me", "changeit", "password", "passw0rd",
+                                 "secret", "letmein", "123456", "12345678"})
+# ${VAR:-default}, ${VAR-default}, ${VAR:=default}, ${VAR=default}: a fallback Compose will deploy.
+DEFAULTED = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-=])(?P<default>[^}]*)\}")
+# Ports a web UI answers on; published on the host they bypass Traefik, TLS and Authentik.
+WEB_PORTS = frozenset({80, 443, 8080, 8443})
+TRAEFIK_IMAGE = re.compile(r"(^|/)traefik:")
 
 
 def is_secret_name(name: str) -> bool:
@@ -66,7 +75,7 @@ def check_images(stack: Stack) -> list[Finding]:
         if problem:
             findings.append(stack.finding(
                 "image-pinned", f"service {name!r}: image {image!r} {problem}",
-                "pin an exact release tag (e.g. pihole/pihole:2024.07.0) or a digest (@sha256:...)",
+                "pin an exact release tag (e.g. pihole/pihole:2026.07.2) or a digest (@sha256:...)",
                 line=stack.line("services", name, "image")))
     return findings
 
@@ -278,6 +287,69 @@ def _publishing(stack: Stack, name: str, port: int) -> list[int]:
     return hits
 
 
+def check_web_ports(stack: Stack) -> list[Finding]:
+    """patterns/traefik.md: web UIs are reached through Traefik, never on a host port."""
+    findings = []
+    for name, svc in stack.services().items():
+        if TRAEFIK_IMAGE.search(str(svc.get("image", ""))) or stack.exemption(name, "web-port-published"):
+            continue
+        labels = stack.labels(name)
+        routed = [int(v) for k, v in labels.items() if SERVICE_PORT_LABEL.match(k) and v.isdigit()]
+        ports = set(routed) | WEB_PORTS
+        for port in sorted(ports):
+            for index in _publishing(stack, name, port):
+                if _is_udp(stack, name, index):
+                    continue
+                why = "the port Traefik routes to" if port in routed else "a web port"
+                findings.append(stack.finding(
+                    "web-port-published", f"service {name!r} publishes {why} ({port}) on the host, "
+                                          "bypassing Traefik, TLS and Authentik",
+                    "remove the `ports:` entry and route it with the Traefik labels (or label "
+                    "homelab.exempt.web-port-published with the reason)",
+                    line=stack.line("services", name, "ports", index)))
+    return findings
+
+
+def _is_udp(stack: Stack, name: str, index: int) -> bool:
+    entry = stack.services()[name].get("ports", [])[index]
+    if isinstance(entry, dict):
+        return str(entry.get("protocol", "tcp")).lower() == "udp"
+    return str(entry).lower().endswith("/udp")
+
+
+PORTAINER_ENV_FILE = "stack.env"
+
+
+def check_portainer_paths(stack: Stack) -> list[Finding]:
+    """patterns/stack-layout.md rule 5: paths that exist in Portainer's clone of the repository."""
+    findings = []
+    for name, svc in stack.services().items():
+        mounts = svc.get("volumes")
+        for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
+            source = str(mount.get("source", "")) if isinstance(mount, dict) and mount.get("type") == "bind" else \
+                str(mount).split(":")[0] if isinstance(mount, str) else ""
+            if not source.startswith("."):
+                continue
+            if ".." in source.split("/") or "$" in source or (stack.dir / source).exists():
+                continue  # climbing out is the bind-mounts rule's finding
+            problem = (f"bind source {source!r} is not committed in the stack directory (Docker would create "
+                       "an empty directory in its place)")
+            findings.append(stack.finding("portainer-paths", f"service {name!r}: {problem}",
+                                          f"commit {source} in stacks/{stack.slug}/ or use a named volume",
+                                          line=stack.line("services", name, "volumes", index)))
+        env_files = svc.get("env_file")
+        entries = env_files if isinstance(env_files, list) else [env_files] if env_files else []
+        for index, entry in enumerate(entries):
+            path = str(entry.get("path", "")) if isinstance(entry, dict) else str(entry)
+            if path.removeprefix("./") != PORTAINER_ENV_FILE:
+                findings.append(stack.finding(
+                    "portainer-paths", f"service {name!r}: env_file {path!r} is not in Portainer's clone",
+                    f"use env_file: {PORTAINER_ENV_FILE} (Portainer writes it from the stack's variables), or "
+                    "pass each variable under environment:",
+                    line=stack.line("services", name, "env_file", index) or stack.line("services", name, "env_file")))
+    return findings
+
+
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -361,8 +433,29 @@ def check_env(stack: Stack) -> list[Finding]:
                 findings.append(stack.finding("env-documented", f"{name} is not used by the compose file",
                                               "remove it from .env.sample", line=sample.lines[name],
                                               file=sample_file, severity=WARNING))
+    for path, text in yamldoc.strings(stack.data):
+        for match in DEFAULTED.finditer(text):
+            if is_secret_name(match["name"]) or match["default"].strip().lower() in PLACEHOLDER_SECRETS:
+                findings.append(stack.finding(
+                    "env-secret", f"${{{match['name']}{match['op']}{match['default']}}} deploys a default secret "
+                                  "when the variable is unset",
+                    f"use ${{{match['name']}:?set {match['name']}}} so the stack refuses to start without it",
+                    line=stack.line(*path)))
+    if sample is not None:
+        for name, value in sorted(sample.values.items()):
+            if not is_secret_name(name) and value.strip().lower() in PLACEHOLDER_SECRETS:
+                findings.append(stack.finding(
+                    "env-secret", f"{name}={value} in .env.sample is a placeholder that deploys as a real value",
+                    f"leave it empty ({name}=) or give a real, non-secret example",
+                    line=sample.lines[name], file=sample_file))
     for name in stack.services():
         for var, (env_value, path) in stack.environment(name).items():
+            if env_value and "$" not in env_value and env_value.strip().lower() in PLACEHOLDER_SECRETS \
+                    and not is_secret_name(var):
+                findings.append(stack.finding(
+                    "env-secret", f"service {name!r}: {var} is set to the placeholder {env_value!r}",
+                    f"use {var}: ${{{var}:?set {var}}} and document it in .env.sample",
+                    line=stack.line(*path)))
             if is_secret_name(var) and env_value and "$" not in env_value:
                 findings.append(stack.finding(
                     "env-secret", f"service {name!r}: {var} is set to a literal value",
@@ -372,5 +465,6 @@ def check_env(stack: Stack) -> list[Finding]:
 
 
 APP_RULES: tuple[Callable[[Stack], list[Finding]], ...] = (
-    check_layout, check_images, check_runtime, check_traefik, check_prometheus, check_backup, check_env,
+    check_layout, check_images, check_runtime, check_traefik, check_web_ports, check_prometheus, check_backup,
+    check_env, check_portainer_paths,
 )

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "skills": ("playbook.cli.skills", "skills", "List and validate the BMAD skills."),
     "config": ("playbook.cli.config", "config", "Check playbook.yaml and show model routes."),
     "event": ("playbook.cli.event", "event", "Handle the GitHub Actions event of this run."),
+    "receive": ("playbook.cli.dev", "receive", "Check a bmad-story against config and state before the dev run."),
     "dev": ("playbook.cli.dev", "dev", "Implement one story in a target repo with the Claude Code CLI."),
     "publish": ("playbook.cli.dev", "publish", "Open or update the IaC pull request for a dev run."),
     "review": ("playbook.cli.review", "review", "Review a story branch read-only with the code-review skill."),

@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 incomplete (turn limit, error or timeout; files kept),
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -15,6 +16,9 @@ from playbook.settings import Settings
 
 EXIT_INCOMPLETE = 1
 EXIT_POLICY = 5
+# What the agent must never reach on a runner: its home and temp, and the file-command files.
+PROTECTED_VARIABLES = ("HOME", "RUNNER_TEMP", "RUNNER_TOOL_CACHE", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH",
+                       "GITHUB_STEP_SUMMARY", "GITHUB_STATE", "GITHUB_EVENT_PATH")
 
 
 @click.command("dev")
@@ -37,16 +41,23 @@ EXIT_POLICY = 5
               help="Where result.json and changes.patch are written [default: dev-result; local mode: a temp dir].")
 @click.option("--model", default=None, help="Claude model alias or name (default: the CLI's own).")
 @click.option("--json", "as_json", is_flag=True, help="Local mode: print the outcome as JSON.")
+@click.option("--agent-user", default=None, envvar="PLAYBOOK_AGENT_USER",
+              help="Run the CLI as this unprivileged user over a scratch copy (needs root).")
+@click.option("--playbook-repo", default=None, envvar="PLAYBOOK_REPO",
+              help="The playbook repository fixed by the caller workflow; a payload naming another is refused.")
 @click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Actions: where the steer job left steer.json (a /revise or /retry on the PR); used instead of "
               "--event-file when it is there.")
 def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, repo_dir: Path | None,
         target_dir: Path | None, agent: str, request: str | None, kind: str | None, out_dir: Path | None,
-        model: str | None, as_json: bool, steer_dir: Path | None) -> int:
+        model: str | None, as_json: bool, agent_user: str | None, playbook_repo: str | None,
+        steer_dir: Path | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
     event_file = steered_event(steer_dir) or event_file
+    from playbook.adapters.agent_user import AgentUser
     from playbook.config import load_config
-    from playbook.delivery.devrun import run_dev, story_path_from_event
+    from playbook.delivery.devrun import run_dev, story_path_from_event, write_failure
+    from playbook.errors import PayloadError, PlaybookError
 
     if target_dir is not None:
         from playbook.cli.dev_local import dev_local
@@ -68,12 +79,22 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
         if kind is not None and kind != payload["target"]:
             raise click.UsageError(f"--kind {kind} contradicts the event's target {payload['target']}")
         kind = payload["target"]
+        if playbook_repo and payload["playbook_repo"].lower() != playbook_repo.lower():
+            raise PayloadError("the bmad-story payload names another playbook repository than the workflow's",
+                               fix="dispatch stories only from the playbook repository set in bmad-story.yml")
     assert story is not None
-    settings = Settings.from_env(os.environ, root=playbook_dir)
-    config = load_config(playbook_dir)
-    result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind, settings=settings,
-                     config=config, out_dir=out_dir, model=model, payload=payload, feedback=feedback,
-                     base_ref=base_ref)
+    try:
+        settings = Settings.from_env(os.environ, root=playbook_dir)
+        config = load_config(playbook_dir)
+        result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
+                         settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
+                         agent=AgentUser.lookup(agent_user) if agent_user else None,
+                         protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)),
+                         feedback=feedback, base_ref=base_ref)
+    except PlaybookError as exc:
+        # The publish step reports this on the playbook issue: the cause, never a stack trace.
+        write_failure(out_dir, payload, exc)
+        raise
 
     click.echo(f"story {result.story_id} ({result.kind}): {result.claude.subtype}, {result.claude.num_turns} turns, "
                f"${result.claude.total_cost_usd:.4f}, {len(result.files)} files changed; see {out_dir}")
@@ -109,8 +130,11 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path, steer_dir: Pat
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
-                          playbook_dir=playbook_dir.resolve())
+                          playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
     click.echo(outcome.message)
+    if outcome.pull is not None and outcome.commit:
+        write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"pull-head": outcome.pull.head,
+                                                             "pull-sha": outcome.commit})
     return 0 if outcome.pull is not None else 1
 
 
@@ -138,3 +162,40 @@ def steered_event(steer_dir: Path | None) -> Path | None:
         return None
     path = steer_dir / "steer.json"
     return path if path.is_file() else None
+
+
+STEP_OUTPUT_VALUE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+
+
+def write_step_outputs(path: str | None, outputs: dict[str, str]) -> None:
+    """Append name=value lines to $GITHUB_OUTPUT (the code-scanning job reads the branch and commit).
+
+    Only plain branch names and hex commits are written, so no value can add a line of its own.
+    """
+    if not path:
+        return
+    safe = {name: value for name, value in outputs.items() if STEP_OUTPUT_VALUE.fullmatch(value)}
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.writelines(f"{name}={value}\n" for name, value in safe.items())
+
+
+@click.command("receive")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The repository_dispatch (bmad-story) event.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="The playbook checkout at the payload's merge_sha.")
+@click.option("--playbook-repo", required=True, envvar="PLAYBOOK_REPO",
+              help="The playbook repository fixed by the caller workflow.")
+def receive(event_file: Path, playbook_dir: Path, playbook_repo: str) -> int:
+    """Refuse a bmad-story not bound to config; exit 0 with `skip=true` output when already published."""
+    from playbook.intake.target_flow import run_receive
+
+    settings = Settings.from_env(os.environ, root=playbook_dir)
+    receipt = run_receive(settings, event_file=event_file, playbook_dir=playbook_dir.resolve(),
+                          playbook_repo=playbook_repo)
+    write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"skip": "true" if receipt.skip else "false"})
+    if receipt.published is not None:
+        click.echo(f"story {receipt.story.id}: already published as PR #{receipt.published.number}; skipping")
+    else:
+        click.echo(f"story {receipt.story.id}: accepted")
+    return 0

@@ -24,7 +24,7 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 
 @scaffold.command("stack")
 @click.argument("service")
-@click.option("--image", required=True, help="Image with a pinned tag, e.g. pihole/pihole:2024.07.0.")
+@click.option("--image", required=True, help="Image with a pinned tag, e.g. pihole/pihole:2026.07.2.")
 @click.option("--port", type=int, required=True, help="Container port of the web UI Traefik routes to.")
 @click.option("--extra-port", "extra_ports", multiple=True, help="Published non-HTTP port, e.g. 53:53/udp.")
 @click.option("--metrics-port", type=int, default=None, help="Port serving /metrics for Prometheus.")
@@ -32,9 +32,19 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--volume", "volumes", multiple=True, help="Named volume, e.g. etc-pihole:/etc/pihole.")
 @click.option("--env", "environment", multiple=True, callback=_env_pair, help="NAME=value for .env.sample.")
 @click.option("--health-path", default="/", show_default=True, help="URL path the healthcheck probes.")
+@click.option("--setting", "settings", multiple=True, callback=_env_pair,
+              help="NAME=value written into the compose file as is (a recipe's fixed setting, e.g. "
+                   "FTLCONF_dns_listeningMode=ALL); never a secret.")
+@click.option("--host-var", "host_variables", multiple=True, callback=_env_pair,
+              help="NAME=example for Compose only, e.g. DNS_BIND_ADDRESS=192.168.1.10 used in --extra-port "
+                   "'${DNS_BIND_ADDRESS:?set DNS_BIND_ADDRESS}:53:53/udp'.")
+@click.option("--image-healthcheck", default=None, metavar="REASON",
+              help="Keep the image's own HEALTHCHECK instead of an HTTP probe; REASON is recorded.")
+@click.option("--backup-pre", default=None, metavar="COMMAND",
+              help="Consistent-dump command run in the container before Restic (label backup.restic.pre).")
 @click.option("--exporter-image", default=None,
               help="Pinned image of a metrics exporter sidecar, for apps without /metrics, "
-                   "e.g. ekofr/pihole-exporter:v0.4.0.")
+                   "e.g. ekofr/pihole-exporter:v1.2.0.")
 @click.option("--exporter-port", type=int, default=None, help="Port the exporter serves /metrics on, e.g. 9617.")
 @click.option("--exporter-env", "exporter_environment", multiple=True, callback=_env_pair,
               help="NAME=value for the exporter; secrets (e.g. PIHOLE_PASSWORD=) stay empty in .env.sample.")
@@ -45,7 +55,8 @@ def _env_pair(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--force", is_flag=True, help="Overwrite existing files that differ.")
 def stack(service: str, image: str, port: int, extra_ports: tuple[str, ...], metrics_port: int | None,
           no_sso: bool, volumes: tuple[str, ...], environment: dict[str, str], health_path: str,
-          exporter_image: str | None, exporter_port: int | None, exporter_environment: dict[str, str],
+          settings: dict[str, str], host_variables: dict[str, str], image_healthcheck: str | None,
+          backup_pre: str | None, exporter_image: str | None, exporter_port: int | None, exporter_environment: dict[str, str],
           exporter_healthcheck: bool, dest: Path, force: bool) -> int:
     """Write stacks/SERVICE/{docker-compose.yml,.env.sample,README.md}."""
     from playbook.delivery.scaffold import scaffold_stack
@@ -61,7 +72,8 @@ def stack(service: str, image: str, port: int, extra_ports: tuple[str, ...], met
     written = scaffold_stack(dest, service, image=image, port=port, extra_ports=list(extra_ports),
                              metrics_port=metrics_port, sso=not no_sso, volumes=list(volumes),
                              environment=environment, health_path=health_path, exporter=exporter,
-                             overwrite=force)
+                             settings=settings, host_variables=host_variables,
+                             image_healthcheck=image_healthcheck, backup_pre=backup_pre, overwrite=force)
     for path in written:
         click.echo(str(path))
     return 0

@@ -62,8 +62,10 @@ def _allowed_paths(playbook_dir: Path, kind: str) -> tuple[str, ...]:
               help="Playbook commit the caller pins (default: HEAD of the playbook checkout).")
 @click.option("--playbook-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The playbook checkout (default: $PLAYBOOK_DIR or the current directory).")
+@click.option("--code-scanning", is_flag=True,
+              help="Also upload `playbook check` SARIF to the target's code scanning (turn it on there first).")
 def init_target(kind: str, repo_dir: Path, playbook_repo: str | None, playbook_ref: str | None,
-                playbook_dir: Path | None) -> int:
+                playbook_dir: Path | None, code_scanning: bool) -> int:
     """Write .github/workflows/bmad-story.yml and CLAUDE.md into the target repo at REPO_DIR."""
     from playbook.delivery.target import init_target as write_target
 
@@ -72,7 +74,7 @@ def init_target(kind: str, repo_dir: Path, playbook_repo: str | None, playbook_r
     ref = playbook_ref or _default_ref(root)
     results = write_target(
         repo_dir, kind=kind, playbook_repo=playbook_repo or _default_repo(settings, root), playbook_ref=ref,
-        patterns_dir=root / "patterns", allowed_paths=_allowed_paths(root, kind),
+        patterns_dir=root / "patterns", allowed_paths=_allowed_paths(root, kind), code_scanning=code_scanning,
     )
     for path, outcome in results:
         click.echo(f"{outcome:<9} {repo_dir / path}")

@@ -17,15 +17,18 @@ incomplete: a partial stack in a draft PR is more useful than nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playbook.adapters.claude_cli import ClaudeResult, run_claude
+from playbook.adapters.agent_user import AgentUser
+from playbook.adapters.claude_cli import ClaudeResult, FileScope, run_claude
 from playbook.config import TARGET_KINDS, Config
-from playbook.delivery import diffpolicy
-from playbook.errors import ModelOutputError, PayloadError, ValidationError
+from playbook.delivery import diffpolicy, secretscan
+from playbook.delivery.scratch import Scratch, apply_back
+from playbook.delivery.scratch import prepare as prepare_scratch
+from playbook.errors import ModelOutputError, PayloadError, PolicyError, ValidationError
 from playbook.planning import artifacts
 from playbook.planning.context import Piece, fit
 from playbook.ports import Usage
@@ -39,9 +42,6 @@ MAX_CURRENT_DIFF_CHARS = 40_000  # the PR's current diff, given with `/revise` f
 
 EXAMPLES_PER_RUN = 2
 EXAMPLE_FILE_CHARS = 6000
-# Never sent to a model: files that usually hold real secrets or state.
-SECRET_FILE_NAMES = (".env", "terraform.tfvars", "secrets.yml", "secrets.yaml", "vault.yml")
-SECRET_SUFFIXES = (".tfstate", ".tfstate.backup", ".auto.tfvars", ".pem", ".key")
 
 # Where example units live per kind: a unit is one directory a story usually adds one of.
 EXAMPLE_ROOTS: dict[str, tuple[str, ...]] = {
@@ -62,6 +62,8 @@ class DevResult:
     reverted: tuple[str, ...]
     out_dir: Path
     payload: Mapping[str, Any] | None = field(default=None, compare=False)
+    refused: tuple[str, ...] = ()  # secret-bearing files or content, never published
+    denied: tuple[str, ...] = ()  # tool calls the CLI refused (the attempts outside the box)
 
     @property
     def incomplete_reason(self) -> str | None:
@@ -134,9 +136,14 @@ def read_patterns(playbook_dir: Path, kind: str) -> str:
     return "\n".join(f"### patterns/{p.filename}\n\n{p.body}\n" for p in load_patterns(playbook_dir / "patterns", kind))
 
 
-def _is_secret_file(name: str) -> bool:
-    return name in SECRET_FILE_NAMES or name.endswith(SECRET_SUFFIXES) or (name.startswith(".env.") and
-                                                                           name != ".env.sample")
+def read_recipes(playbook_dir: Path, kind: str, story_text: str) -> str:
+    """The service recipes (patterns/services/) for the services the story names; apps only."""
+    from playbook.patterns import load_recipes, recipes_for
+
+    if kind != "apps":
+        return ""
+    chosen = recipes_for(story_text, load_recipes(playbook_dir / "patterns"))
+    return "\n".join(f"### patterns/{r.pattern.filename}\n\n{r.pattern.body}\n" for r in chosen)
 
 
 def read_examples(repo_dir: Path, kind: str, service: str) -> str:
@@ -155,7 +162,7 @@ def read_examples(repo_dir: Path, kind: str, service: str) -> str:
     for unit in units[:EXAMPLES_PER_RUN]:
         for path in sorted(p for p in unit.rglob("*") if p.is_file() and not p.is_symlink()):
             rel = path.relative_to(repo_dir).as_posix()
-            if _is_secret_file(path.name) or "/.git/" in f"/{rel}":
+            if secretscan.is_secret_file(rel) or "/.git/" in f"/{rel}":
                 continue
             try:
                 text = path.read_text(encoding="utf-8")
@@ -205,6 +212,7 @@ def build_prompt(
         Piece("story", story_text, required=True),
         Piece("architecture", _read_optional(planning / "architecture.md")),
         Piece("patterns", read_patterns(playbook_dir, kind)),
+        Piece("recipes", read_recipes(playbook_dir, kind, story_text)),
         Piece("examples", read_examples(repo_dir, kind, story.service)),
         Piece("placement", _placement(playbook_dir, story.service)),
         Piece("topology", _read_optional(playbook_dir / "_bmad-output" / "topology.yaml")),
@@ -215,6 +223,9 @@ def build_prompt(
     elif "patterns" in fitted.trimmed:
         pattern_docs = [{"name": "patterns", "title": "Patterns (trimmed to fit the budget)",
                          "body": fitted.texts["patterns"]}]
+    recipes = fitted.texts.get("recipes", "").strip()
+    if recipes:  # current, known-good settings for the services of this story (patterns/services/)
+        pattern_docs = [*pattern_docs, {"name": "patterns/services", "title": "Service recipes", "body": recipes}]
     variables = {
         "request": {"id": request_dir.split("-", 1)[0], "title": story.title, "body": "",
                     "slug": request_dir.split("-", 1)[-1]},
@@ -283,43 +294,102 @@ def run_dev(
     runner: Runner = run_claude,
     model: str | None = None,
     payload: Mapping[str, Any] | None = None,
+    agent: AgentUser | None = None,
+    protected: Sequence[Path] = (),
+    scratch_parent: Path | None = None,
     feedback: str = "",
     base_ref: str = "",
 ) -> DevResult:
-    """``feedback`` (a `/revise` on the IaC PR) re-runs the story on the checked-out story branch, with the
-    branch's diff against ``base_ref`` as the previous revision."""
+    """Run the CLI on a scratch copy of ``repo_dir``; only the judged patch comes back.
+
+    ``agent`` runs the CLI as that unprivileged user; ``protected`` are paths it must not
+    reach (the runner's home and temp, the file-command files): checked as that user before
+    the run, and denied by path rules in any case, as are the playbook checkout and ``out_dir``.
+    ``feedback`` (a `/revise` on the IaC PR) re-runs the story on the checked-out story branch, with the
+    branch's diff against ``base_ref`` as the previous revision.
+    """
     story_file = resolve_story_path(story_path, playbook_dir)  # before anything is read
     story_text = story_file.read_text(encoding="utf-8")
     story = artifacts.story_from_text(story_text, path=str(story_file))
     kind = resolve_kind(story, kind)
-    allowed = config.target(kind).paths
+    if payload is not None:
+        check_story_matches(story, payload, story_file.relative_to(playbook_dir.resolve()).as_posix())
+    allowed = diffpolicy.story_paths(kind, story.service, config.target(kind).paths)
     repo_dir = repo_dir.resolve()
     if out_dir.resolve().is_relative_to(repo_dir):
         # The diff policy would count (and revert) the result files as part of the change.
         raise ValidationError(f"--out {out_dir} is inside the target repository {repo_dir}",
                               fix="write the dev result outside the target checkout, e.g. --out ../dev-result")
-    git_config = _snapshot_git_config(repo_dir)
-    request_dir = story_file.parent.name
+    _snapshot_git_config(repo_dir)  # refuses a directory that is not a checkout
     current_diff = ""
     if feedback and base_ref:
         from playbook.adapters import git as gitlib
 
         current_diff = gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD")
-    prompt = build_prompt(story, story_text, request_dir=request_dir, kind=kind, playbook_dir=playbook_dir.resolve(),
-                          repo_dir=repo_dir, allowed_prefixes=allowed, budget_tokens=config.limits.context_tokens,
-                          feedback=feedback, current_diff=current_diff)
     out_dir.mkdir(parents=True, exist_ok=True)
+    shut = [playbook_dir.resolve(), out_dir.resolve(), repo_dir, *(Path(p) for p in protected)]
+    if agent is not None:
+        problems = agent.unreachable(shut)
+        if problems:
+            raise PolicyError("the agent user can reach files it must not; the dev run did not start",
+                              violations=problems,
+                              fix="make the runner's home and temp private (chmod 700) and keep checkouts out of "
+                                  "world-readable directories")
+    scratch = prepare_scratch(repo_dir, write_prefixes=allowed, agent=agent, parent=scratch_parent)
+    try:
+        return _run_in_scratch(story, story_text, story_file, kind=kind, allowed=allowed, scratch=scratch,
+                               repo_dir=repo_dir, playbook_dir=playbook_dir.resolve(), settings=settings,
+                               config=config, out_dir=out_dir, runner=runner, model=model, payload=payload,
+                               agent=agent, shut=shut, feedback=feedback, current_diff=current_diff)
+    finally:
+        scratch.remove()
+
+
+def check_story_matches(story: artifacts.Story, payload: Mapping[str, Any], story_path: str) -> None:
+    """The story read at ``merge_sha`` must be the one the payload names: issue, id and target."""
+    problems = []
+    # a local request has no issue; its payload names the request number (as dispatch.plan_dispatches does)
+    if (story.issue or int(story.request.split("-", 1)[0])) != payload.get("issue"):
+        problems.append(f"the story belongs to issue #{story.issue}, the payload names #{payload.get('issue')}")
+    epic, number = story_path.rsplit("/", 1)[-1].split("-")[1:3]
+    if story.id != f"{epic}.{number}":
+        problems.append(f"the story's id {story.id} does not match its file name")
+    if story.target not in (payload.get("target"), "both"):
+        problems.append(f"the story targets {story.target}, the payload names {payload.get('target')}")
+    if payload.get("story_path") != story_path:
+        problems.append("the payload's story_path is not the story that was read")
+    if problems:
+        raise PayloadError("the bmad-story payload does not match the story at merge_sha: " + "; ".join(problems),
+                           fix="re-dispatch the story from the playbook issue with `/dispatch <story>`")
+
+
+def _run_in_scratch(
+    story: artifacts.Story, story_text: str, story_file: Path, *, kind: str, allowed: tuple[str, ...],
+    scratch: Scratch, repo_dir: Path, playbook_dir: Path, settings: Settings, config: Config, out_dir: Path,
+    runner: Runner, model: str | None, payload: Mapping[str, Any] | None, agent: AgentUser | None,
+    shut: Sequence[Path], feedback: str = "", current_diff: str = "",
+) -> DevResult:
+    work = scratch.work
+    git_config = _snapshot_git_config(work)
+    request_dir = story_file.parent.name
+    prompt = build_prompt(story, story_text, request_dir=request_dir, kind=kind, playbook_dir=playbook_dir,
+                          repo_dir=work, allowed_prefixes=allowed, budget_tokens=config.limits.context_tokens,
+                          feedback=feedback, current_diff=current_diff)
     (out_dir / PROMPT_FILE).write_text(prompt, encoding="utf-8")
+    scope = FileScope(write_prefixes=allowed, denied_dirs=tuple(str(p) for p in shut if p.is_absolute()))
 
     try:
         claude = runner(
             prompt,
-            cwd=repo_dir,
+            cwd=work,
             settings=settings,
             max_turns=config.dev.max_turns,
             timeout_seconds=config.dev.timeout_seconds,
             append_system_prompt=system_rules(kind, allowed),
             model=model,
+            scope=scope,
+            agent=agent,
+            home=scratch.home,
         )
     except ModelOutputError as exc:
         # The CLI may have written files before failing; keep them and report incomplete.
@@ -327,25 +397,64 @@ def run_dev(
                               total_cost_usd=0.0, usage=Usage(), returncode=-1, errors=(exc.message[:500],))
 
     violations: list[str] = []
-    if _restore_git_config(repo_dir, git_config):
+    if _restore_git_config(work, git_config):
         violations.append(".git/config: changed during the run; restored (git metadata is never changed by a dev run)")
     reverted: list[str] = []
-    for change in diffpolicy.collect_changes(repo_dir):
+    for change in diffpolicy.collect_changes(work):
         problems = diffpolicy.change_violations(change, allowed, kind)
         if problems:
-            diffpolicy.revert(repo_dir, change)
+            diffpolicy.revert(work, change)
             reverted.append(change.path)
             violations += [f"{p} (reverted)" for p in problems]
-    remaining = diffpolicy.collect_changes(repo_dir)
+    denied = tuple(_denial(d, work) for d in claude.permission_denials)
+    for attempt in denied:  # "Tool: target" → "target: Tool refused ..." (the path first, like every violation)
+        tool, _, target = attempt.partition(": ")
+        violations.append(f"{target}: {tool} refused by the CLI's permission rules")
+    refused: list[str] = []
+    for change in diffpolicy.collect_changes(work):
+        findings = _secret_findings(work, change, config.dev.max_file_bytes)
+        if findings:
+            diffpolicy.revert(work, change)
+            refused.append(change.path)
+            violations += [f"{f} (refused: never committed)" for f in findings]
+    remaining = diffpolicy.collect_changes(work)
     violations += diffpolicy.check_changes(remaining, kind=kind, allowed_prefixes=allowed,
                                            max_files=config.dev.max_files, max_file_bytes=config.dev.max_file_bytes)
-    diffpolicy.write_patch(repo_dir, out_dir / PATCH_FILE)
+    patch = out_dir / PATCH_FILE
+    diffpolicy.write_patch(work, patch)
+    apply_back(patch, repo_dir)
 
     result = DevResult(story.id, kind, claude, tuple(c.path for c in remaining), tuple(violations),
-                       tuple(reverted), out_dir, payload)
-    _write_json(out_dir / RESULT_FILE, result_record(result, story_path=story_file.relative_to(
-        playbook_dir.resolve()).as_posix()))
+                       tuple(reverted), out_dir, payload, refused=tuple(refused), denied=denied)
+    _write_json(out_dir / RESULT_FILE, result_record(result, story_path=story_file.relative_to(playbook_dir).as_posix()))
     return result
+
+
+def _secret_findings(work: Path, change: diffpolicy.Change, max_file_bytes: int) -> list[str]:
+    rule = secretscan.is_secret_file(change.path)
+    if rule:
+        return [f"{change.path}: {rule}"]
+    target = work / change.path
+    if change.deleted or change.is_symlink or not target.is_file() or change.size > max_file_bytes:
+        return []  # an over-cap file fails the run as a whole and is never published
+    try:
+        text = target.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return []
+    return [str(f) for f in secretscan.scan_text(change.path, text)]
+
+
+def _denial(denial: Mapping[str, Any], work: Path) -> str:
+    """One refused tool call as ``Tool: target`` (repo-relative inside the copy)."""
+    tool = str(denial.get("tool_name") or "?")
+    tool_input = denial.get("tool_input") if isinstance(denial.get("tool_input"), dict) else {}
+    assert isinstance(tool_input, dict)
+    target = str(tool_input.get("file_path") or tool_input.get("path") or tool_input.get("command")
+                 or tool_input.get("pattern") or "")
+    prefix = str(work) + "/"
+    if target.startswith(prefix):
+        target = target[len(prefix):]
+    return f"{tool}: {target}"[:300]
 
 
 def result_record(result: DevResult, *, story_path: str) -> dict[str, Any]:
@@ -366,9 +475,25 @@ def result_record(result: DevResult, *, story_path: str) -> dict[str, Any]:
         "summary": (claude.result or "")[:4000],
         "files": list(result.files),
         "reverted": list(result.reverted),
+        "refused": list(result.refused),
+        "denied": list(result.denied),
         "violations": list(result.violations),
         "payload": dict(result.payload) if result.payload is not None else None,
     }
+
+
+def write_failure(out_dir: Path, payload: Mapping[str, Any] | None, error: Exception) -> None:
+    """result.json for a run that never finished: what failed and the fix, for the owner."""
+    from playbook.errors import PlaybookError
+
+    cause = error.message if isinstance(error, PlaybookError) else type(error).__name__
+    fix = getattr(error, "fix", None)
+    violations = list(getattr(error, "violations", None) or [])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / RESULT_FILE, {
+        "schema_version": RESULT_SCHEMA_VERSION, "failed": f"{cause}" + (f" (fix: {fix})" if fix else ""),
+        "violations": violations, "payload": dict(payload) if payload is not None else None,
+    })
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -35,6 +35,26 @@ GITHUB_DIR_REASON = "workflows and repository settings under .github/ are never 
 GIT_DIR_REASON = "git metadata (.git) is never changed by a dev run"
 
 
+# A story's own paths per target kind: what its dev run may write, inside the kind's configured
+# prefixes (playbook.yaml ``targets.<kind>.paths``). ``{service}`` is the story's service.
+# ``{role}`` is the service as an Ansible role name (dashes as underscores, patterns/ansible-roles.md).
+# An apps story may register its stack with Portainer (patterns/portainer-stack.md): its own
+# stack-<service>.tf and the shared root files of terraform/portainer/ (created by the first story).
+STORY_PATHS: dict[str, tuple[str, ...]] = {
+    "apps": ("stacks/{service}/", "terraform/portainer/stack-{service}.tf", "terraform/portainer/versions.tf",
+             "terraform/portainer/variables.tf", "terraform/portainer/main.tf", "terraform/portainer/outputs.tf"),
+    "infra": ("terraform/modules/{service}/", "terraform/{service}/", "ansible/roles/{service}/",
+              "ansible/roles/{role}/", "ansible/playbooks/{service}.yml", "packer/{service}/"),
+}
+
+
+def story_paths(kind: str, service: str, configured: Sequence[str]) -> tuple[str, ...]:
+    """The paths a story of ``service`` may change: its own units, within the configured prefixes."""
+    own = dict.fromkeys(template.format(service=service, role=service.replace("-", "_"))
+                        for template in STORY_PATHS[kind])
+    return tuple(p for p in own if any(p.startswith(prefix) for prefix in configured))
+
+
 @dataclass(frozen=True)
 class Change:
     """One changed path in the working tree (git status --porcelain=v1)."""
@@ -110,8 +130,8 @@ def path_violation(path: str, allowed_prefixes: Sequence[str], kind: str) -> str
         return f"{path}: {GITHUB_DIR_REASON}"
     if ".git" in lowered:  # nested too: a .git file or dir inside a stack is a gitdir trick
         return f"{path}: {GIT_DIR_REASON}"
-    if not any(path.startswith(prefix) for prefix in allowed_prefixes):
-        return f"{path}: outside {', '.join(allowed_prefixes)} (the paths a {kind} dev run may change)"
+    if not any(path.startswith(prefix) if prefix.endswith("/") else path == prefix for prefix in allowed_prefixes):
+        return f"{path}: outside {', '.join(allowed_prefixes)} (the story's own paths in the {kind} repository)"
     return None
 
 

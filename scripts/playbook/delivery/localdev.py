@@ -150,7 +150,7 @@ def _commit(target: Path, branch: str, story: artifacts.Story, kind: str, config
             agent: str, note: str, playbook_dir: Path) -> LocalDev:
     from playbook.delivery.publish import changed_files, run_checks
 
-    files = changed_files(target, config, kind)  # the diff policy again, as publish does
+    files = changed_files(target, config, kind, story.service)  # the diff policy again, as publish does
     findings, checked = run_checks(target, files, kind)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.incomplete_reason or ""

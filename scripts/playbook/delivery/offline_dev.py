@@ -19,13 +19,27 @@ OFFLINE_SESSION = "offline"
 
 _ARR_ENV = {"PUID": "1000", "PGID": "1000"}
 
-# What the offline agent scaffolds for a known service (image pinned, ports, extras). The *arr stacks
-# mount the shared `media` volume their media-host story creates (external, not backed up per stack).
+# What the offline agent scaffolds for a known service: the recipe in patterns/services/.
+# Pi-hole v6 (patterns/services/pihole.md): FTLCONF_ settings, LAN DNS on the bridge network
+# (listening mode ALL), port 53 bound to the host's LAN address only, the image's own dig
+# healthcheck, upstream resolvers, a v6 exporter, and SQLite copies taken with the database's
+# own online backup before Restic reads the volume.
+PIHOLE_DNS_BIND = "${DNS_BIND_ADDRESS:?set DNS_BIND_ADDRESS}"
+PIHOLE_BACKUP = ("mkdir -p /etc/pihole/backup"
+                 " && pihole-FTL sqlite3 /etc/pihole/gravity.db '.backup /etc/pihole/backup/gravity.db'"
+                 " && pihole-FTL sqlite3 /etc/pihole/pihole-FTL.db '.backup /etc/pihole/backup/pihole-FTL.db'")
 KNOWN_STACKS: dict[str, dict[str, Any]] = {
-    "dns-pihole": {"image": "pihole/pihole:2024.07.0", "port": 80, "extra_ports": ["53:53/tcp", "53:53/udp"],
-                   "volumes": ["etc-pihole:/etc/pihole", "etc-dnsmasq:/etc/dnsmasq.d"],
-                   "environment": {"WEBPASSWORD": ""}, "health_path": "/admin/",
-                   "exporter": {"image": "ekofr/pihole-exporter:v0.4.0", "port": 9617,
+    "dns-pihole": {"image": "pihole/pihole:2026.07.2", "port": 80,
+                   "extra_ports": [f"{PIHOLE_DNS_BIND}:53:53/tcp", f"{PIHOLE_DNS_BIND}:53:53/udp"],
+                   "volumes": ["etc-pihole:/etc/pihole"],
+                   "environment": {"FTLCONF_webserver_api_password": "",
+                                   "FTLCONF_dns_upstreams": "9.9.9.9;149.112.112.112"},
+                   "settings": {"FTLCONF_dns_listeningMode": "ALL"},
+                   "host_variables": {"DNS_BIND_ADDRESS": "192.168.1.10"},
+                   "image_healthcheck": "the image's own HEALTHCHECK resolves pi.hole with dig, "
+                                        "so a dead resolver is reported unhealthy",
+                   "backup_pre": PIHOLE_BACKUP,
+                   "exporter": {"image": "ekofr/pihole-exporter:v1.2.0", "port": 9617,
                                 "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}}},
     "media-qbittorrent": {"image": "lscr.io/linuxserver/qbittorrent:4.6.7", "port": 8080,
                           "extra_ports": ["6881:6881/tcp", "6881:6881/udp"],

@@ -33,6 +33,8 @@ class Published:
     findings: int
     message: str
     payload: dict[str, Any]
+    outcome: str = "ready"  # one of artifacts.DEV_OUTCOMES
+    reason: str = ""  # why a draft, a refusal or a failure: shown on the issue and in the tracking comment
 
 
 def pr_marker(payload: dict[str, Any]) -> str:
@@ -81,12 +83,15 @@ def apply_patch(repo_dir: Path, patch: Path) -> None:
         gitlib.git(repo_dir, "apply", "--index", "--whitespace=nowarn", str(patch))
 
 
-def changed_files(repo_dir: Path, config: Config, kind: str) -> dict[str, str | None]:
-    """The applied change as {path: text or None}, after the diff policy passed."""
-    from playbook.delivery.diffpolicy import check_changes, collect_changes
+def changed_files(repo_dir: Path, config: Config, kind: str, service: str | None = None) -> dict[str, str | None]:
+    """The applied change as {path: text or None}, after the diff policy passed: the story's own
+    paths when ``service`` is given, else the kind's configured prefixes."""
+    from playbook.delivery.diffpolicy import check_changes, collect_changes, story_paths
 
+    configured = config.target(kind).paths
+    allowed = story_paths(kind, service, configured) if service else configured
     changes = collect_changes(repo_dir)
-    violations = check_changes(changes, kind=kind, allowed_prefixes=config.target(kind).paths,
+    violations = check_changes(changes, kind=kind, allowed_prefixes=allowed,
                                max_files=config.dev.max_files, max_file_bytes=config.dev.max_file_bytes)
     if violations:
         raise PolicyError("the change breaks the diff policy; nothing was published", violations=violations,
@@ -138,7 +143,10 @@ def publish(
     forge: Forge,
     make_workspace: Callable[[str, str], Workspace],
     server_url: str = "https://github.com",
+    playbook_repo: str | None = None,
 ) -> Published:
+    """Publish one dev run. ``playbook_repo`` is the repository fixed by the caller workflow: a
+    result whose payload names another is refused before anything is written or sent."""
     from playbook.delivery.dispatch import story_branch
     from playbook.delivery.payloads import safe_story_path, validate_story_payload
     from playbook.planning.prompts import render_package_template
@@ -146,26 +154,47 @@ def publish(
 
     result = load_result(result_dir)
     payload = validate_story_payload(result.get("payload"))
+    if playbook_repo and payload["playbook_repo"].lower() != playbook_repo.lower():
+        raise PolicyError("the dev result names another playbook repository than the workflow's; nothing was published",
+                          fix="dispatch stories only from the playbook repository set in bmad-story.yml")
+    if result.get("failed"):
+        cause = str(result["failed"])
+        return Published(None, None, True, 0, f"the dev run failed: {cause}", payload, "failed", cause)
     story_file = safe_story_path(playbook_dir, payload["story_path"])
     story = artifacts.load_story(story_file)
     story = artifacts.Story(**{**story.__dict__, "path": payload["story_path"]})
     kind = payload["target"]
     apply_patch(repo_dir, result_dir / "changes.patch")
-    files = changed_files(repo_dir, config, kind)
+    try:
+        files = changed_files(repo_dir, config, kind, story.service)
+    except PolicyError as exc:  # over the caps, or a path the dev step should have reverted
+        reason = "the change breaks the diff policy: " + "; ".join(exc.violations)[:500]
+        return Published(None, None, True, 0, f"story {story.id}: {reason}", payload, "refused", reason)
+    secrets = secret_findings(files)
+    for path in {f.path for f in secrets}:
+        files.pop(path, None)  # never committed, whatever the dev step let through
+    refused = sorted({*(str(r) for r in result.get("refused") or []), *(f.path for f in secrets)})
     if not files:
-        return Published(None, None, True, 0, f"story {story.id}: the dev run changed nothing; no pull request", payload)
+        outcome, reason = "nothing to do", "the dev run changed nothing"
+        if result.get("incomplete_reason"):
+            outcome, reason = "failed", f"the dev run did not finish ({result['incomplete_reason']})"
+        if refused or result.get("violations"):
+            outcome = "refused"
+            reason = "every change was refused by the policy: " + "; ".join(
+                [str(v) for v in result.get("violations") or []] + [str(f) for f in secrets])[:500]
+        return Published(None, None, True, 0, f"story {story.id}: {reason}", payload, outcome, reason[:600])
     from playbook.topology.registry import REGISTRY_PATH
 
     registry_file = playbook_dir / REGISTRY_PATH
     findings, checked = run_checks(repo_dir, files, kind, topology_file=registry_file if registry_file.is_file() else None)
     errors = [f for f in findings if f.severity == "error"]
     incomplete = result.get("incomplete_reason") or ("" if not result.get("incomplete") else "the run did not finish")
-    violations = [str(v) for v in result.get("violations") or []]
+    violations = [str(v) for v in result.get("violations") or []] + [f"{f} (refused: never committed)" for f in secrets]
     if violations:
         reverted = "; ".join(violations)[:1000]
         incomplete = f"{incomplete + '; ' if incomplete else ''}the diff policy reverted changes ({reverted})"
     branch = story_branch(payload["story_path"], story.id)
-    title = f"bmad: story {story.id} — {story.title}"[:250]
+    title = neutralize_for_github(f"bmad: story {story.id} — {story.title}".replace("\n", " "))[:250]
     base = forge.default_branch()
     commit = make_workspace(branch, base).commit(
         files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
@@ -178,7 +207,7 @@ def publish(
                "acceptance_criteria": [neutralize_for_github(a) for a in story.acceptance_criteria]},
         playbook_repo=payload["playbook_repo"],
         merge_sha=payload["merge_sha"],
-        checks=[{"severity": f.severity, "rule": f.rule, "file": f.file, "line": f.line,
+        checks=[{"severity": f.severity, "rule": f.rule, "file": _relative(f.file, repo_dir), "line": f.line,
                  "message": neutralize_for_github(f.message)} for f in findings],
         checked=checked,
         related=payload.get("related") or [],
@@ -191,26 +220,69 @@ def publish(
         cost=float(result.get("cost_usd") or 0.0),
         subtype=result.get("subtype") or "offline",
         files=sorted(files),
+        refused=refused,
     )
     body = cap(body, 60_000)
     draft = bool(incomplete or errors)
     pull = forge.find_pull(branch)
     if pull is None:
         pull = forge.create_pull(branch, base, title, body, draft)
-    elif pull.body != body or pull.title != title:
-        forge.update_pull(pull.number, title=title, body=body)
+    else:
+        if pull.body != body or pull.title != title:
+            forge.update_pull(pull.number, title=title, body=body)
+        converge_draft(forge, pull, draft)
+    if kind == "apps":
+        from playbook.delivery.deploy_comment import post_deploy_diff
+
+        post_deploy_diff(forge, pull.number, repo_dir, files)
+    why = "; ".join(filter(None, [str(incomplete or ""), f"{len(errors)} check errors" if errors else ""]))
     note = (f"story {story.id}: {'draft ' if draft else ''}PR #{pull.number} ({len(files)} files, "
-            f"{len(errors)} check errors)")
-    return Published(pull, commit, draft, len(findings), note, payload)
+            f"{len(errors)} check errors)" + (f"; {incomplete}" if incomplete else ""))
+    return Published(pull, commit, draft, len(findings), note, payload, "draft" if draft else "ready", why[:600])
 
 
-def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest, target_repo: str,
-                draft: bool) -> None:
-    """One comment per story and target on the playbook issue, edited in place on re-runs."""
+def converge_draft(forge: Forge, pull: PullRequest, draft: bool) -> None:
+    """A re-run decides the PR's state: failing or incomplete → draft again; clean → ready."""
+    if draft and not pull.draft:
+        forge.mark_draft(pull)
+    elif not draft and pull.draft:
+        forge.mark_ready(pull)
+
+
+def secret_findings(files: dict[str, str | None]) -> list[Any]:
+    from playbook.delivery.secretscan import scan_files
+
+    return scan_files(files)
+
+
+def _relative(path: str, repo_dir: Path) -> str:
+    """A finding's file as a repo-relative path (never the runner's absolute path)."""
+    try:
+        return Path(path).resolve().relative_to(repo_dir.resolve()).as_posix() if Path(path).is_absolute() else path
+    except ValueError:
+        return Path(path).name
+
+
+def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest | None, target_repo: str,
+                draft: bool, message: str = "") -> None:
+    """One comment per story and target on the playbook issue, edited in place on re-runs.
+
+    Every outcome is reported: the PR (ready, or a draft and why), nothing to do, a refusal or a
+    failure with its cause. ``message`` is our own text about model output; it is neutralised.
+    """
+    from playbook.sanitize import cap, neutralize_for_github
+
     marker = ISSUE_MARKER.format(path=payload["story_path"], target=payload["target"])
-    state = "a draft (incomplete or failing checks)" if draft else "ready for review"
-    body = (f"{marker}\nStory `{payload['story_path'].rsplit('/', 1)[-1]}` → {target_repo}#{pull.number} "
-            f"is {state}: {pull.html_url}")
+    name = payload["story_path"].rsplit("/", 1)[-1]
+    if pull is not None:
+        state = "a draft (incomplete or failing checks)" if draft else "ready for review"
+        body = f"{marker}\nStory `{name}` → {target_repo}#{pull.number} is {state}: {pull.html_url}"
+        if message:
+            body += f"\n\n{'Why a draft' if draft else 'Note'}: {neutralize_for_github(message)}"
+    else:
+        body = (f"{marker}\nStory `{name}` in {target_repo}: no pull request. "
+                f"{neutralize_for_github(message)}\n\nRetry with `/dispatch {name.removesuffix('.md')}`.")
+    body = cap(body, 60_000)
     # Matched by marker alone: the token may belong to a person, and the comment is only ever
     # overwritten with our own text, never read for decisions.
     for comment in playbook_forge.list_comments(payload["issue"]):
@@ -221,18 +293,28 @@ def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullReq
     playbook_forge.create_comment(payload["issue"], body)
 
 
-def record_review(playbook_workspace: Workspace, *, payload: dict[str, Any], pull: PullRequest, target_repo: str) -> None:
-    """Story → review with the PR recorded (human edits to other fields stay)."""
+def record_review(playbook_workspace: Workspace, *, payload: dict[str, Any], pull: PullRequest | None,
+                  target_repo: str, outcome: str = "ready", reason: str = "") -> None:
+    """The run's outcome on the story, in one commit: the PR and status ``review`` when there is a
+    PR, and ``dev_runs`` (shown in the tracking comment) always. Without a PR the status stays
+    dispatchable, so `/dispatch <story>` retries it. Human edits to other fields stay."""
     from playbook.planning.pipeline import update_stories
 
     text = playbook_workspace.read(payload["story_path"])
     if text is None:
         return
     story = artifacts.story_from_text(text, path=payload["story_path"])
-    prs = [p for p in (story.metadata.get("pull_requests") or []) if p["repo"] != target_repo]
-    prs.append({"target": payload["target"], "repo": target_repo, "number": pull.number, "url": pull.html_url,
-                "merged": False})
-    status = "review" if story.status in ("ready-for-dev", "in-progress") else story.status
-    if story.metadata.get("pull_requests") != prs or story.status != status:
-        update_stories(playbook_workspace, {story.path: {"pull_requests": prs, "status": status}},
-                       f"bmad: story {story.id} in review as {target_repo}#{pull.number}")
+    changes: dict[str, Any] = {}
+    if pull is not None:
+        prs = [p for p in (story.metadata.get("pull_requests") or []) if p["repo"] != target_repo]
+        prs.append({"target": payload["target"], "repo": target_repo, "number": pull.number, "url": pull.html_url,
+                    "merged": False})
+        changes["pull_requests"] = prs
+        changes["status"] = "review" if story.status in ("ready-for-dev", "in-progress") else story.status
+    run = {"target": payload["target"], "outcome": outcome, **({"reason": reason[:600]} if reason else {})}
+    runs = [r for r in (story.metadata.get("dev_runs") or []) if r.get("target") != payload["target"]] + [run]
+    changes["dev_runs"] = runs
+    changes = {k: v for k, v in changes.items() if story.metadata.get(k) != v}
+    if changes:
+        where = f"in review as {target_repo}#{pull.number}" if pull is not None else f"dev run {outcome} in {target_repo}"
+        update_stories(playbook_workspace, {story.path: changes}, f"bmad: story {story.id} {where}")

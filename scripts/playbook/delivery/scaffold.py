@@ -11,15 +11,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+from playbook.checks.recipes import documented_settings
 from playbook.checks.rules_apps import SLUG, SLUG_MAX, image_problem, is_secret_name
 from playbook.errors import StateError, ValidationError
 from playbook.planning.prompts import render_package_template
 
 IMAGE = re.compile(r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9][a-z0-9._/-]*"
                    r"(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
-PUBLISHED_PORT = re.compile(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:)?(?:\d{1,5}:)?\d{1,5}(?:/(?:tcp|udp))?$")
+# [host address:][host port:]container port[/proto]; the address may come from a variable.
+PUBLISHED_PORT = re.compile(r"^(?:(?:(?:\d{1,3}\.){3}\d{1,3}|\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?::\?[^}]*)?\}):)?"
+                            r"(?:\d{1,5}:)?\d{1,5}(?:/(?:tcp|udp))?$")
 VOLUME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_.-]*):(?P<target>/[A-Za-z0-9._/@+-]*)(?::(?P<mode>ro|rw))?$")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Pi-hole v6 reads FTLCONF_<section>_<setting> with the setting's own camelCase (FTLCONF_dns_upstreams).
+FTLCONF_NAME = re.compile(r"^FTLCONF_[A-Za-z][A-Za-z0-9_]*$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 RESERVED_ENV = frozenset({"TZ", "SERVICE_HOST"})
 SSO_MIDDLEWARE = "authentik@file"
@@ -56,11 +61,18 @@ def _image_problems(label: str, image: object) -> list[str]:
     return []
 
 
+def env_name_ok(name: object) -> bool:
+    """UPPER_SNAKE_CASE, a Pi-hole FTLCONF_ name, or a setting a service recipe documents."""
+    return isinstance(name, str) and name not in RESERVED_ENV and bool(
+        ENV_NAME.fullmatch(name) or FTLCONF_NAME.fullmatch(name) or name in documented_settings())
+
+
 def _env_problems(environment: dict[str, str], label: str) -> list[str]:
     problems = []
     for name, value in environment.items():
-        if not isinstance(name, str) or not ENV_NAME.fullmatch(name) or name in RESERVED_ENV:
-            problems.append(f"{label} name {name!r} is not UPPER_SNAKE_CASE or is reserved (TZ, SERVICE_HOST)")
+        if not env_name_ok(name):
+            problems.append(f"{label} name {name!r} is not UPPER_SNAKE_CASE, an FTLCONF_ setting or a setting "
+                            "documented in patterns/services/, or is reserved (TZ, SERVICE_HOST)")
         if "\n" in str(value) or "\r" in str(value):
             problems.append(f"{label} value for {name} contains a line break")
     return problems
@@ -87,6 +99,24 @@ def _exporter_problems(exporter: object, metrics_port: int | None, environment: 
     if metrics_port is not None:
         problems.append("pass metrics_port when the application serves /metrics itself, or an exporter when it "
                         "does not, not both (patterns/prometheus.md)")
+    return problems
+
+
+def _options_problems(settings: dict[str, str], host_variables: dict[str, str], extra_ports: list[str],
+                      environment: dict[str, str], image_healthcheck: str | None, backup_pre: str | None) -> list[str]:
+    problems = _env_problems(settings, "setting") + _env_problems(host_variables, "host variable")
+    problems += [f"setting {name} looks like a secret: pass it in environment (it stays empty in .env.sample)"
+                 for name in settings if is_secret_name(name)]
+    problems += [f"{name} is given twice (environment, settings, host variables)" for name in
+                 sorted(set(settings) & set(environment) | set(host_variables) & (set(environment) | set(settings)))]
+    for port in extra_ports:
+        match = PUBLISHED_PORT.fullmatch(port)
+        if match and match["var"] and match["var"] not in host_variables:
+            problems.append(f"extra port {port!r} uses ${{{match['var']}}}: pass it in host_variables so "
+                            ".env.sample documents it")
+    for label, text in (("image healthcheck reason", image_healthcheck), ("backup pre-command", backup_pre)):
+        if text is not None and (not text.strip() or "\n" in text or "\r" in text or "$" in text):
+            problems.append(f"{label} {text!r} must be one line, non-empty, without '$' (Compose interpolates it)")
     return problems
 
 
@@ -157,6 +187,10 @@ def render_stack(
     environment: dict[str, str] | None = None,
     health_path: str = "/",
     exporter: dict[str, Any] | None = None,
+    settings: dict[str, str] | None = None,
+    host_variables: dict[str, str] | None = None,
+    image_healthcheck: str | None = None,
+    backup_pre: str | None = None,
     shared_volumes: list[str] | None = None,
 ) -> dict[str, str]:
     """File name -> content for stacks/<service>/, without touching the disk.
@@ -165,12 +199,24 @@ def render_stack(
     `<service>-exporter` sidecar for an application that serves no metrics itself: it carries the
     prometheus.io/* labels on the proxy network, is never routed or published, and reaches the
     application at http://<service>.
+
+    ``settings`` are fixed, non-secret values written into the compose file itself (a recipe's
+    required values, e.g. FTLCONF_dns_listeningMode: ALL); ``host_variables`` are documented in
+    .env.sample for Compose to interpolate (e.g. DNS_BIND_ADDRESS in a port) without reaching the
+    container. ``image_healthcheck`` is the reason to keep the image's own HEALTHCHECK instead of
+    an HTTP probe; ``backup_pre`` the consistent-dump command (label backup.restic.pre).
     """
     validate_service(service)
     extra_ports = list(extra_ports or [])
     volumes = list(volumes or [])
     environment = dict(environment or {})
+    settings = dict(settings or {})
+    host_variables = dict(host_variables or {})
     _validate(image, port, extra_ports, metrics_port, volumes, environment, health_path, exporter)
+    problems = _options_problems(settings, host_variables, extra_ports, environment, image_healthcheck, backup_pre)
+    if problems:
+        raise ValidationError("cannot scaffold the stack:", problems=problems,
+                              fix="correct the listed arguments (see patterns/services/ for each service's settings)")
 
     variables = _variables(environment)
     volume_names = sorted({VOLUME.fullmatch(v)["name"] for v in volumes})  # type: ignore[index]
@@ -179,8 +225,6 @@ def render_stack(
     shared = list(shared_volumes or [])
     bad_shared = [v for v in shared if not VOLUME.fullmatch(v)]
     if bad_shared:
-        from playbook.errors import ValidationError
-
         raise ValidationError(f"shared volume {bad_shared[0]!r} is not name:/path", fix="e.g. media:/data")
     shared_names = sorted({VOLUME.fullmatch(v)["name"] for v in shared})  # type: ignore[index]
     sidecar = _exporter_context(service, exporter, environment) if exporter is not None else None
@@ -212,19 +256,27 @@ def render_stack(
         labels.append(("homelab.exempt.prometheus-metrics", _q("the image serves no metrics endpoint")))
         metrics_note = ("none: the image serves no metrics endpoint (label "
                         "`homelab.exempt.prometheus-metrics`); add an exporter sidecar to change that.")
+    if image_healthcheck is not None:
+        labels.append(("homelab.exempt.healthcheck", _q(image_healthcheck)))
     if volume_names:
         labels.append(("backup.restic.volumes", ",".join(volume_names)))
         backup_note = f"Restic backs up the named volumes {', '.join(f'`{v}`' for v in volume_names)}."
+        if backup_pre is not None:
+            labels.append(("backup.restic.pre", _q(backup_pre)))
+            backup_note += (" Before each run the backup job executes the `backup.restic.pre` command in the "
+                            "container, so the databases are copied consistently, not mid-write.")
     else:
         backup_note = "stateless: no named volumes, nothing to back up."
     common = dict(service=service, image=image, port=port, variables=variables, extra_ports=extra_ports,
-                  exporter=sidecar)
+                  exporter=sidecar, host_variables=sorted(host_variables.items()),
+                  settings=sorted(settings.items()))
     return {
         "docker-compose.yml": render_package_template(
-            "stack/docker-compose.yml.j2", **common, environment=_env_lines(variables),
+            "stack/docker-compose.yml.j2", **common,
+            environment=_env_lines(variables) + [(name, _q(value)) for name, value in sorted(settings.items())],
             ports=[_q(p) for p in extra_ports], volumes=volumes + shared, volume_names=volume_names,
             shared_names=shared_names,
-            healthcheck=_healthcheck(port, health_path), labels=labels),
+            healthcheck=None if image_healthcheck is not None else _healthcheck(port, health_path), labels=labels),
         ".env.sample": render_package_template(
             "stack/env.sample.j2", **common, service_host=f"{service}.example.com"),
         "README.md": render_package_template(

@@ -1,6 +1,7 @@
 """Prepare a target repo (homelab-infra / homelab-apps) to receive stories.
 
-`init_target` writes two files into the target checkout:
+`init_target` writes three files into the target checkout (the third, `.gitignore`, only gains
+the secret patterns it lacks, so `.env` files are never committed):
 
 - `.github/workflows/bmad-story.yml`, the small caller of this project's reusable
   `bmad-dev.yml`, pinned to one playbook commit (a 40-hex SHA, never a branch or tag, so a
@@ -25,6 +26,10 @@ from playbook.patterns import KINDS, Pattern, load_patterns
 
 WORKFLOW_PATH = Path(".github/workflows/bmad-story.yml")
 CLAUDE_PATH = Path("CLAUDE.md")
+GITIGNORE_PATH = Path(".gitignore")
+# Never committed from a target repo: real env files and secrets (samples stay tracked).
+GITIGNORE_LINES = (".env", ".env.*", "!.env.sample", "!.env.example", "*.tfstate", "*.tfstate.backup", "*.pem",
+                   "*.key", "kubeconfig")
 BEGIN_MARKER = "<!-- bmad:begin (managed by playbook init-target) -->"
 END_MARKER = "<!-- bmad:end -->"
 
@@ -65,12 +70,12 @@ def repo_from_remote_url(url: str) -> str | None:
     return None
 
 
-def render_workflow(*, kind: str, playbook_repo: str, playbook_ref: str) -> str:
+def render_workflow(*, kind: str, playbook_repo: str, playbook_ref: str, code_scanning: bool = False) -> str:
     from playbook.planning.prompts import render_package_template
 
     return render_package_template("target/bmad-story.yml.j2", kind=validate_kind(kind),
                                    playbook_repo=validate_repo(playbook_repo),
-                                   playbook_ref=validate_ref(playbook_ref))
+                                   playbook_ref=validate_ref(playbook_ref), code_scanning=code_scanning)
 
 
 def render_claude_block(*, kind: str, playbook_repo: str, playbook_ref: str,
@@ -98,6 +103,17 @@ def merge_managed_block(existing: str | None, block: str) -> str:
     return existing.rstrip("\n") + "\n\n" + block
 
 
+def merge_gitignore(existing: str | None) -> str:
+    """``existing`` with every line of GITIGNORE_LINES it lacks appended once (the owner's lines stay)."""
+    lines = (existing or "").splitlines()
+    missing = [line for line in GITIGNORE_LINES if line not in {entry.strip() for entry in lines}]
+    if not missing:
+        return existing or ""
+    head = (existing or "").rstrip("\n")
+    block = "# secrets never committed (playbook init-target)\n" + "\n".join(missing) + "\n"
+    return f"{head}\n\n{block}" if head else block
+
+
 def _write_if_changed(path: Path, content: str) -> str:
     old = path.read_text(encoding="utf-8") if path.is_file() else None
     if old == content:
@@ -116,7 +132,7 @@ def _write_if_changed(path: Path, content: str) -> str:
 
 
 def init_target(repo_dir: Path, *, kind: str, playbook_repo: str, playbook_ref: str, patterns_dir: Path,
-                allowed_paths: Sequence[str] = ()) -> list[tuple[Path, str]]:
+                allowed_paths: Sequence[str] = (), code_scanning: bool = False) -> list[tuple[Path, str]]:
     """Write the caller workflow and CLAUDE.md into the target checkout at ``repo_dir``.
 
     Returns one (path relative to repo_dir, "created"|"updated"|"unchanged") per file. Every
@@ -130,12 +146,16 @@ def init_target(repo_dir: Path, *, kind: str, playbook_repo: str, playbook_ref: 
         raise ConfigError(f"target repository directory not found: {repo_dir}",
                           fix="clone the target repo first and pass its checkout with --repo-dir")
 
-    workflow = render_workflow(kind=kind, playbook_repo=playbook_repo, playbook_ref=playbook_ref)
+    workflow = render_workflow(kind=kind, playbook_repo=playbook_repo, playbook_ref=playbook_ref,
+                               code_scanning=code_scanning)
     block = render_claude_block(kind=kind, playbook_repo=playbook_repo, playbook_ref=playbook_ref,
                                 patterns=load_patterns(Path(patterns_dir), kind), allowed_paths=allowed_paths)
     claude_path = repo_dir / CLAUDE_PATH
     existing = claude_path.read_text(encoding="utf-8") if claude_path.is_file() else None
+    gitignore = repo_dir / GITIGNORE_PATH
+    ignored = gitignore.read_text(encoding="utf-8") if gitignore.is_file() else None
     return [
         (WORKFLOW_PATH, _write_if_changed(repo_dir / WORKFLOW_PATH, workflow)),
         (CLAUDE_PATH, _write_if_changed(claude_path, merge_managed_block(existing, block))),
+        (GITIGNORE_PATH, _write_if_changed(gitignore, merge_gitignore(ignored))),
     ]

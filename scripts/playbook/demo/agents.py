@@ -155,14 +155,21 @@ def _role(role: str) -> dict[str, str]:
     enabled: true
   become: true
 
+# `docker volume create` of an existing volume with the same options is a no-op, so this stays idempotent
+# without needing the community.docker collection on the controller.
 - name: Create the media volume on the NFS share
-  community.docker.docker_volume:
-    volume_name: "{{{{ {role}_volume_name }}}}"
-    driver: local
-    driver_options:
-      type: none
-      o: bind
-      device: "{{{{ {role}_media_path }}}}"
+  ansible.builtin.command:
+    argv:
+      - docker
+      - volume
+      - create
+      - --driver=local
+      - --opt=type=none
+      - --opt=o=bind
+      - "--opt=device={{{{ {role}_media_path }}}}"
+      - "{{{{ {role}_volume_name }}}}"
+  register: {role}_volume
+  changed_when: false
   become: true
 """,
         "handlers/main.yml": """---

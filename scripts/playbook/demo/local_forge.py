@@ -142,6 +142,9 @@ class LocalForge:
     def branch_head(self, branch: str) -> str | None:
         return gitlib.head(self._state.path, f"refs/heads/{branch}")
 
+    def commit_parents(self, sha: str) -> list[str]:
+        return gitlib.git(self._state.path, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+
     def create_branch(self, branch: str, sha: str) -> None:
         gitlib.git(self._state.path, "branch", branch, sha)
 
@@ -169,6 +172,9 @@ class LocalForge:
         pull = self._state.pulls[number]
         self._state.pulls[number] = replace(pull, title=title if title is not None else pull.title,
                                             body=body if body is not None else pull.body)
+
+    def mark_draft(self, pull: PullRequest) -> None:
+        self._state.pulls[pull.number] = replace(self._state.pulls[pull.number], draft=True)
 
     def mark_ready(self, pull: PullRequest) -> None:
         self._state.pulls[pull.number] = replace(self._state.pulls[pull.number], draft=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playbook.errors import ForgeError, MissingSecretError, NotFoundError, PlaybookError
+from playbook.errors import ForgeError, MissingSecretError, NotFoundError, PayloadError, PlaybookError
 from playbook.intake import tracking
 from playbook.intake.github_flow import (
     Deps,
@@ -186,6 +186,7 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
 
     payload = action.payload
     safe_story_path(deps.settings.root, payload["story_path"])
+    deployed_sender_problems(payload, deps)  # before anything is read or written
     base = deps.forge.default_branch()
     ws = deps.make_workspace(base, base)
     text = ws.read(payload["story_path"])
@@ -193,6 +194,13 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
         deps.log(f"{payload['story_path']} is not on {base}; nothing to mark")
         return 0
     story = artifacts.story_from_text(text, path=payload["story_path"])
+    # a local request (the demo) has no issue: its payloads name the request number (dispatch.plan_dispatches)
+    if (story.issue or int(story.request.split("-", 1)[0])) != payload["issue"]:
+        raise PayloadError("bmad-deployed refused: the story belongs to another issue; nothing was changed",
+                           fix="only the target workflow installed by `playbook init-target` sends bmad-deployed")
+    if story.target not in (payload["target"], "both"):
+        raise PayloadError(f"bmad-deployed refused: story {story.id} does not target {payload['target']}",
+                           fix="only the target workflow installed by `playbook init-target` sends bmad-deployed")
     prs = list(story.metadata.get("pull_requests") or [])
     entry = {"target": payload["target"], "repo": payload["repo"], "number": payload["pr"],
              "url": f"{deps.settings.github_server_url}/{payload['repo']}/pull/{payload['pr']}", "merged": True}
@@ -247,6 +255,25 @@ def _dispatch_unblocked(deps: Deps, ws: Workspace, deployed: artifacts.Story, *,
         state, broken = read_state(ws, loc)
         update_tracking(deps, loc, ws, state, pull=pull, failure=broken, notice=notice)
     return 0
+
+
+def deployed_sender_problems(payload: dict[str, Any], deps: Deps) -> None:
+    """A bmad-deployed is accepted only from a configured target of the kind it names, for this repo.
+
+    Anyone with a token that can dispatch to the playbook can send one, so the payload's own
+    claims are checked against playbook.yaml, never trusted.
+    """
+    problems = []
+    if payload["playbook_repo"].lower() != deps.forge.repo.lower():
+        problems.append("client_payload.playbook_repo: not this repository")
+    configured = deps.config.targets.get(payload["target"])
+    if configured is None:
+        problems.append(f"client_payload.target: no {payload['target']} target in playbook.yaml")
+    elif configured.repo.lower() != payload["repo"].lower():
+        problems.append(f"client_payload.repo: not the configured {payload['target']} target")
+    if problems:
+        raise PayloadError("bmad-deployed refused; nothing was changed", problems=problems,
+                           fix="set `targets:` in playbook.yaml to the repositories that may report deployments")
 
 
 def _refreshed_registry(deps: Deps, ws: Workspace, payload: Any) -> tuple[dict[str, str | None], str]:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from playbook.planning import artifacts
 from playbook.planning.phases import ALWAYS_ALLOWED, COMMAND_TABLE, Stage
 from playbook.planning.state import RequestState
 
@@ -141,7 +142,7 @@ def render(
         for s in state.stories:
             prs = s.metadata.get("pull_requests") or []
             stories.append({
-                "id": s.id, "title": neutralize_for_github(s.title), "target": s.target, "status": s.status,
+                "id": s.id, "title": neutralize_for_github(s.title), "target": s.target, "status": story_status(s),
                 "link": f"{blob_url}/{s.path}",
                 "prs": ", ".join(f"[{pr_['repo']}#{pr_['number']}]({pr_['url']})" for pr_ in prs) or "—",
                 "waits": neutralize_for_github(waiting_for(s, state.stories)) or "—",
@@ -194,6 +195,16 @@ def render(
     from playbook.sanitize import cap
 
     return cap(body, BODY_LIMIT)
+
+
+def story_status(story: artifacts.Story) -> str:
+    """The story's status, with the last dev run per target when it did not end in a ready PR."""
+    from playbook.sanitize import neutralize_for_github
+
+    notes = [f"{r['target']}: {r['outcome']}" + (f" ({r['reason'][:200]})" if r.get("reason") else "")
+             for r in story.metadata.get("dev_runs") or [] if r.get("outcome") != "ready"]
+    text = story.status + "".join(f" · {n}" for n in notes)
+    return neutralize_for_github(text).replace("|", "\\|").replace("\n", " ")
 
 
 READINESS_LABELS = {

@@ -35,6 +35,8 @@ REQUEST_ID_RE = re.compile(r"^[0-9]{1,9}-[a-z0-9][a-z0-9-]{0,60}$")
 STORY_ID_RE = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}$")
 SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 STORY_STATUSES = ("backlog", "ready-for-dev", "in-progress", "review", "done")
+# How a story's last dev run in a target repo ended (frontmatter ``dev_runs``).
+DEV_OUTCOMES = ("ready", "draft", "nothing to do", "refused", "failed", "already published")
 DOC_STATUSES = ("draft", "approved")
 TARGETS = ("infra", "apps", "both", "auto")  # auto: routing.RULES decide at dispatch
 
@@ -250,6 +252,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "number": {"type": "integer"},
                         "url": {"type": "string"},
                         "merged": {"type": "boolean"},
+                    },
+                },
+            },
+            # The last dev run per target repo, as the target's publish step reported it.
+            "dev_runs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["target", "outcome"],
+                    "properties": {
+                        "target": {"enum": ["infra", "apps"]},
+                        "outcome": {"enum": list(DEV_OUTCOMES)},
+                        "reason": {"type": "string", "maxLength": 600},
                     },
                 },
             },
