@@ -82,6 +82,8 @@ def test_review_runs_read_only_and_a_write_attempt_changes_nothing(playbook_dir,
         record = run_review(story_path=Path(STORY_REL), playbook_dir=playbook_dir, repo_dir=repo_dir, base_ref="main",
                             kind="apps", settings=settings, config=load_config(playbook_dir), out_dir=tmp_path / "out")
         offered = {t["name"] for body in api.main_requests() for t in body.get("tools") or []}
+        first_read = api.tool_results()[0]
+    assert "WEBPASSWORD: x" in first_read  # reading inside the checkout works
     assert target.read_text() == "services:\n  pihole:\n    WEBPASSWORD: x\n"  # the write never happened
     # only read tools are offered to the model (the CLI adds an inert placeholder of its own)
     assert {"Read", "Grep"} <= offered and offered - {"DeferredToolPlaceholder"} <= {"Read", "Glob", "Grep", "LS"}
@@ -119,3 +121,36 @@ def test_the_review_is_a_comment_and_critical_keeps_the_pr_draft(fake_github, tm
     assert ready is not None
     assert "0 findings" in post_review(forge, ready, clean)
     assert fake_github.repos[repo].pulls[pull.number].reviews[-1]["event"] == "COMMENT"
+
+
+@needs_claude
+def test_the_review_reads_nothing_outside_the_checkout(playbook_dir, repo_dir, tmp_path, monkeypatch):
+    """The review's file tools are path-scoped like the dev run's: a hostile diff that asks it to read
+    the runner's files gets denials, and nothing from outside reaches the model or the findings."""
+    outside = tmp_path / "runner-home" / ".credentials"
+    outside.parent.mkdir()
+    outside.write_text("CANARY-outside-the-checkout-7f3a\n")
+    env_file = tmp_path / "runner-temp" / "set_env_1"
+    env_file.parent.mkdir()
+    env_file.write_text("CANARY-github-env-91c2\n")
+    with FakeAnthropicAPI() as api:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        monkeypatch.setenv("PLAYBOOK_CLAUDE_BIN", str(CLAUDE))
+        api.script([
+            tool_use("Read", {"file_path": str(outside)}),
+            tool_use("Read", {"file_path": str(repo_dir / ".." / "runner-temp" / "set_env_1")}),
+            tool_use("Grep", {"pattern": "CANARY", "path": str(tmp_path)}),
+            tool_use("Glob", {"pattern": "**/*", "path": str(outside.parent)}),
+            tool_use("Read", {"file_path": "/proc/self/environ"}),
+            text("# Code review\n\n```json\n{\"findings\": []}\n```\n"),
+        ])
+        settings = Settings.from_env(os.environ, root=playbook_dir)
+        record = run_review(story_path=Path(STORY_REL), playbook_dir=playbook_dir, repo_dir=repo_dir, base_ref="main",
+                            kind="apps", settings=settings, config=load_config(playbook_dir), out_dir=tmp_path / "out")
+        results = "\n".join(api.tool_results())
+        sent = json.dumps(api.main_requests())
+    for secret in ("outside-the-checkout-7f3a", "github-env-91c2"):
+        assert secret not in results and secret not in sent
+    assert "sk-ant-test" not in results
+    assert record["error"] is None and record["findings"] == []

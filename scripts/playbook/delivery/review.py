@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playbook.adapters.claude_cli import ClaudeResult, run_claude
+from playbook.adapters.claude_cli import ClaudeResult, FileScope, run_claude
 from playbook.config import Config
 from playbook.errors import ModelOutputError, PolicyError
 from playbook.planning import artifacts
@@ -117,9 +117,12 @@ def run_review(*, story_path: Path, playbook_dir: Path, repo_dir: Path, base_ref
     diff = gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD")
     prompt = review_prompt(story, story_text, diff=diff, playbook_dir=playbook_dir.resolve(), kind=kind)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Read-only and path-scoped like the dev run: `Read(./**)` and the standing denials, no bare tool
+    # (a bare Read is honoured outside the working directory by the pinned CLI).
+    scope = FileScope(write_prefixes=(), denied_dirs=(str(playbook_dir.resolve()), str(out_dir.resolve())))
     result: ClaudeResult = runner(prompt, cwd=repo_dir, settings=settings, max_turns=config.dev.max_turns,
-                                  timeout_seconds=config.dev.timeout_seconds, allowed_tools=REVIEW_TOOLS,
-                                  disallowed_tools=REVIEW_DENIED, tools=REVIEW_TOOLS,
+                                  timeout_seconds=config.dev.timeout_seconds, allowed_tools=(),
+                                  disallowed_tools=REVIEW_DENIED, tools=REVIEW_TOOLS, scope=scope,
                                   append_system_prompt="You review infrastructure code read-only. Never change files.")
     changed = [c.path for c in diffpolicy.collect_changes(repo_dir)]
     record: dict[str, Any] = {"story": story.id, "story_path": story.path, "kind": kind,
