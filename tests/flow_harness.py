@@ -21,6 +21,7 @@ TOKEN = "ghs_canary_token_0123456789abcdef"
 GEMINI_KEY = "AIza-canary-gemini-key-0123456789"
 DISPATCH_TOKEN = "github_pat_canary_dispatch_0123456789"
 BOT = "github-actions[bot]"
+READINESS = "check-implementation-readiness"
 PIHOLE = ("Deploy Pi-hole with Traefik ingress and Let's Encrypt TLS, Authentik SSO, Prometheus metrics "
           "and Restic backups")
 
@@ -99,6 +100,15 @@ class Harness:
         payload["sender"].update(login=sender, type=sender_type)
         return self.run("issues", payload)
 
+    def labeled_with(self, issue: int, label: str, *, sender: str = "owner") -> int:
+        data = self.github.repos[REPO].issues[issue]
+        payload = self._with_repo(copy.deepcopy(_template("issues.labeled-brief.json")))
+        payload["issue"].update(number=issue, title=data.title, body=data.body)
+        payload["issue"]["labels"] = [dict(payload["label"], name=n) for n in data.labels]
+        payload["label"]["name"] = label
+        payload["sender"].update(login=sender, type="User")
+        return self.run("issues", payload)
+
     def comment(self, issue: int, body: str, *, author: str = "owner", author_type: str = "User",
                 created_at: str | None = None, comment_id: int | None = None) -> int:
         comment_id = comment_id or self.github.add_comment(REPO, issue, body, author, author_type)
@@ -137,6 +147,8 @@ class Harness:
         for skill in ("create-prd", "create-architecture", "create-epics-and-stories", None):
             if skill:
                 self.answer(skill)
+            if skill == "create-epics-and-stories":
+                self.answer("check-implementation-readiness")  # checks the stories draft, same commit
             assert self.comment(issue, "/approve") == 0
         pulls = self.github.pulls(REPO)
         assert len(pulls) == 1 and not pulls[0]["draft"]
@@ -147,7 +159,15 @@ class Harness:
     def answer(self, skill: str, feedback: str = "") -> None:
         """Queue what a model would answer for ``skill`` (text written by the offline planner)."""
         writer = offline._WRITERS[skill]
-        self.gemini.enqueue_text(writer(PIHOLE, feedback, {}), input_tokens=1200, output_tokens=800)
+        # the readiness check reads the drafts; the offline writer says "ready" when they are there
+        variables = {"artifacts": {"prd": "x", "architecture": "x", "epics": "x"}} if skill == READINESS else {}
+        self.gemini.enqueue_text(writer(PIHOLE, feedback, variables), input_tokens=1200, output_tokens=800)
+
+    def answer_not_ready(self, blocker: str) -> None:
+        """Queue a readiness report with verdict "not ready" and one blocker."""
+        self.gemini.enqueue_text(f"# Implementation readiness\n\n## Verdict\n\nnot ready — {blocker}\n\n"
+                                 f"## Findings\n\n1. blocker — story 1.1 — {blocker} — split it\n\n"
+                                 "## Open questions\n\n- None.\n", input_tokens=500, output_tokens=100)
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def to_final_approval(h: Harness, stories: int) -> int:
         h.answer(skill)
         assert h.comment(issue, "/approve") == 0
     h.gemini.enqueue_text(plan_with(stories), input_tokens=1200, output_tokens=800)
+    h.answer("check-implementation-readiness")  # the readiness gate checks the stories draft
     assert h.comment(issue, "/approve") == 0
     return issue
 

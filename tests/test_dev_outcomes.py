@@ -42,6 +42,7 @@ def _dispatch(h: Harness, repo_root: Path, tmp: Path) -> tuple[int, dict[str, An
     payload = h.github.dispatches(h.targets["apps"])[0]["client_payload"]
     playbook = tmp / "playbook"
     shutil.copytree(repo_root / "patterns", playbook / "patterns")
+    shutil.copytree(repo_root / "skills" / "dev-story", playbook / "skills" / "dev-story")
     shutil.copy(repo_root / "playbook.yaml", playbook / "playbook.yaml")
     for path, content in h.github.files_at(REPO, merge_sha).items():
         (playbook / path).parent.mkdir(parents=True, exist_ok=True)

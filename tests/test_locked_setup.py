@@ -166,7 +166,7 @@ def test_every_job_that_runs_playbook_is_set_up():
 
 def test_target_workflow_uses_the_action_from_the_playbook_checkout():
     steps = _setup_steps(REPO_ROOT / ".github" / "workflows" / "bmad-dev.yml")
-    assert {job for job, _ in steps} == {"source", "dev", "publish", "deployed"}
+    assert {job for job, _ in steps} == {"steer", "source", "dev", "publish", "review", "post-review", "deployed"}
     assert all(step["uses"] == "./playbook/.github/actions/setup" and step["with"]["project"] == "playbook"
                for _, step in steps)
     # The hand-over artifact carries the action (a hidden directory) but not the checkout's .git.
@@ -180,7 +180,8 @@ def test_claude_cli_is_installed_only_in_jobs_that_run_it():
     claude = {(path.name, job): str((step.get("with") or {}).get("claude", "false"))
               for path in WORKFLOWS for job, step in _setup_steps(path)}
     installs = {key: value for key, value in claude.items() if value != "false"}
-    assert set(installs) == {("bmad-dev.yml", "dev"), ("bmad-command.yml", "command")}
+    # the dev run and the read-only code review run the CLI; a planning command only when it calls a model
+    assert set(installs) == {("bmad-dev.yml", "dev"), ("bmad-dev.yml", "review"), ("bmad-command.yml", "command")}
     assert installs[("bmad-dev.yml", "dev")] == "true"
     # the confined agent user runs it from outside the runner's home
     (dev,) = [step for job, step in _setup_steps(REPO_ROOT / ".github" / "workflows" / "bmad-dev.yml") if job == "dev"]

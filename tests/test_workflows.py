@@ -287,6 +287,16 @@ def test_actionlint_runner_reports_problems(tmp_path):
     assert "potentially untrusted" in done.stdout
 
 
+def test_quick_change_form_applies_the_quick_label_and_the_phase_workflow_runs_for_it():
+    check = policy.run_check_jsonschema("vendor.github-issue-forms", ISSUE_TEMPLATES / "bmad-quick.yml")
+    assert check.returncode == 0, check.stdout + check.stderr
+    form = yaml.safe_load((ISSUE_TEMPLATES / "bmad-quick.yml").read_text(encoding="utf-8"))
+    assert form["labels"] == ["bmad:quick"]
+    job = workflow("bmad-phase.yml")["jobs"]["phase"]
+    assert "contains(github.event.issue.labels.*.name, 'bmad:quick')" in condition(job)
+    assert "github.event.label.name == 'bmad:quick'" in condition(job)
+
+
 def test_source_job_refuses_unbound_payloads_and_skips_published_ones_before_the_agent():
     jobs = workflow("bmad-dev.yml")["jobs"]
     source = jobs["source"]
@@ -307,3 +317,16 @@ def test_drift_runs_daily_and_by_hand_with_read_only_contents():
     (job,) = doc["jobs"].values()
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     assert [s["run"] for s in job["steps"] if "run" in s][-1] == "playbook drift --issue"
+
+
+def test_the_review_job_holds_no_github_token_and_only_the_post_job_writes():
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    review, post = jobs["review"], jobs["post-review"]
+    assert review["permissions"] == {"contents": "read"}
+    assert review["needs"] == ["source", "publish", "steer"]
+    envs = [step.get("env") or {} for step in review["steps"]]
+    assert not any(key in env for env in envs for key in ("GITHUB_TOKEN", "GH_TOKEN", "BMAD_PLAYBOOK_TOKEN"))
+    assert any("playbook review " in step.get("run", "") for step in review["steps"])
+    assert post["permissions"] == {"pull-requests": "write"}
+    assert any("playbook post-review" in step.get("run", "") for step in post["steps"])
+    assert not any("claude" in str(step).lower() for step in post["steps"])  # the writer never runs the CLI

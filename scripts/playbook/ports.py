@@ -246,3 +246,26 @@ class Portainer(Protocol):
     def list_stacks(self) -> list[PortainerStack]:
         """Raise ConfigError for a bad URL or token, PortainerError when Portainer answers with an error."""
         ...
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    body: str
+    author: str
+    state: str  # COMMENTED | APPROVED | CHANGES_REQUESTED
+
+
+@runtime_checkable
+class PullReviews(Protocol):
+    """Pull-request reviews of one repository: the code review posts COMMENT reviews only."""
+
+    repo: str
+
+    def list_reviews(self, number: int) -> list[Review]: ...
+
+    def create_review(self, number: int, body: str) -> Review:
+        """A review of kind COMMENT (never an approval, never a change request)."""
+        ...
+
+    def convert_to_draft(self, pull: PullRequest) -> None: ...

@@ -80,7 +80,7 @@ def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
     from conftest import node_tool
     from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
     from playbook.delivery.scaffold import render_stack
-    from playbook.demo.reference import DEMO_STACKS
+    from playbook.demo.agents import DEMO_STACKS
 
     claude = node_tool(".bin", "claude")
     if not claude.exists():
@@ -101,3 +101,17 @@ def test_demo_with_the_claude_agent(tmp_path, repo_root, monkeypatch):
     assert "Claude Code CLI:" in result.output and "result success" in result.output
     assert (stack_dir / "docker-compose.yml").is_file()
     assert "git revert" in result.output
+
+
+def test_plan_quick_drafts_the_stories_directly(playbook_checkout):
+    repo = playbook_checkout
+    runner = CliRunner()
+    result = runner.invoke(cli, ["plan", "Bump Pi-hole to 2024.07.0", "--quick", "--repo", str(repo)])
+    assert result.exit_code == 0, result.output
+    assert "stories: r1 committed" in result.output
+    data = json.loads(runner.invoke(cli, ["status", "--json", "--repo", str(repo)]).output)
+    assert [p["status"] for p in data["phases"]] == ["skipped", "skipped", "skipped", "draft"]
+    result = runner.invoke(cli, ["approve", "--repo", str(repo)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(runner.invoke(cli, ["status", "--json", "--repo", str(repo)]).output)
+    assert data["stage"] == "complete"

@@ -72,6 +72,7 @@ class Runner:
         (cache / "action.yml").write_text(SECRETS["cache"] + "\n")
         self.playbook = self.home / "work" / "repo" / "playbook"
         shutil.copytree(REPO_ROOT / "patterns", self.playbook / "patterns")
+        shutil.copytree(REPO_ROOT / "skills" / "dev-story", self.playbook / "skills" / "dev-story")
         shutil.copy(REPO_ROOT / "playbook.yaml", self.playbook / "playbook.yaml")
         (self.playbook / STORY_REL).parent.mkdir(parents=True)
         (self.playbook / STORY_REL).write_text(_story())

@@ -49,6 +49,7 @@ def _story(target: str = "apps") -> str:
 def playbook_dir(tmp_path: Path) -> Path:
     root = tmp_path / "playbook"
     shutil.copytree(REPO_ROOT / "patterns", root / "patterns")
+    shutil.copytree(REPO_ROOT / "skills" / "dev-story", root / "skills" / "dev-story")
     shutil.copy(REPO_ROOT / "playbook.yaml", root / "playbook.yaml")
     story = root / STORY_REL
     story.parent.mkdir(parents=True)
@@ -314,6 +315,23 @@ def test_a_changed_git_config_is_restored_and_reported(playbook_dir: Path, repo_
     assert any(".git/config" in v for v in result.violations)
     assert result.files == ("stacks/dns-pihole/docker-compose.yml",)
     assert (tmp_path / "out" / PROMPT_FILE).is_file()
+
+
+def test_the_prompt_is_the_dev_story_skill_rendered(playbook_dir: Path, repo_dir: Path) -> None:
+    story = artifacts.load_story(playbook_dir / STORY_REL)
+    skill_file = playbook_dir / "skills" / "dev-story" / "SKILL.md"
+    skill_file.write_text(skill_file.read_text().replace("You are Amelia", "You are Amelia (SKILL-FILE-MARKER)"))
+    prompt = build_prompt(story, (playbook_dir / STORY_REL).read_text(), request_dir=REQUEST, kind="apps",
+                          playbook_dir=playbook_dir, repo_dir=repo_dir, allowed_prefixes=("stacks/",),
+                          budget_tokens=60_000)
+    assert "SKILL-FILE-MARKER" in prompt and "# Implementation report: story <id>" in prompt
+    assert '<untrusted source="story 1.1">' in prompt and "<examples>" in prompt
+    skill_file.unlink()
+    from playbook.errors import SkillError
+
+    with pytest.raises(SkillError, match="dev-story skill is missing"):
+        build_prompt(story, "x", request_dir=REQUEST, kind="apps", playbook_dir=playbook_dir, repo_dir=repo_dir,
+                     allowed_prefixes=("stacks/",), budget_tokens=60_000)
 
 
 @pytest.mark.claude

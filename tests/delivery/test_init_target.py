@@ -56,7 +56,8 @@ def workflows(rendered: dict[str, Path]) -> list[Path]:
 @pytest.mark.parametrize("kind", target.KINDS)
 def test_caller_workflow_is_exactly_the_pinned_call(rendered, kind):
     doc = policy.load((rendered[kind] / target.WORKFLOW_PATH).read_text(encoding="utf-8"))
-    assert doc["on"] == {"repository_dispatch": {"types": ["bmad-story"]}, "pull_request": {"types": ["closed"]}}
+    assert doc["on"] == {"repository_dispatch": {"types": ["bmad-story"]}, "pull_request": {"types": ["closed"]},
+                         "issue_comment": {"types": ["created"]}}  # /revise, /retry, /review on the IaC PR
     assert doc["permissions"] == {}
     (job,) = doc["jobs"].values()
     assert job["uses"] == f"{PLAYBOOK_REPO}/.github/workflows/bmad-dev.yml@{REF}"
@@ -66,6 +67,9 @@ def test_caller_workflow_is_exactly_the_pinned_call(rendered, kind):
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert "github.event_name == 'repository_dispatch'" in job["if"]
     assert "startsWith(github.event.pull_request.head.ref, 'bmad/story-')" in job["if"]
+    assert "github.event.issue.pull_request" in job["if"] and "github.event.comment.user.type != 'Bot'" in job["if"]
+    text = (rendered[kind] / target.WORKFLOW_PATH).read_text(encoding="utf-8")
+    assert "guarded in code by playbook.intake.steer_flow.decide_steer" in text  # the guard behind the ignore
 
 
 def test_caller_matches_the_reusable_workflow_interface(rendered):

@@ -269,7 +269,7 @@ def test_cli_refuses_incomplete_exporter_options(tmp_path: Path, args: list[str]
 
 
 def test_demo_pihole_stack_uses_the_exporter(tmp_path: Path) -> None:
-    from playbook.demo.reference import DEMO_STACKS
+    from playbook.demo.agents import DEMO_STACKS
 
     scaffold_stack(tmp_path, "dns-pihole", **DEMO_STACKS["dns-pihole"])
     stack = tmp_path / "stacks" / "dns-pihole"

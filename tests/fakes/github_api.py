@@ -115,6 +115,7 @@ class _Pull:
     merge_commit_sha: str | None = None
     head_sha: str = ""
     base_sha_at_merge: str = ""  # GitHub keeps listing a merged PR's files against its old base
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # {id, user, body, event, comments, commit_id}
 
 
 @dataclass
@@ -585,6 +586,8 @@ class FakeGitHub:
             ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}", self._update_pull),
             ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", self._list_pull_files),
             ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", self._merge_pull),
+            ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", self._list_reviews),
+            ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", self._create_review),
             ("POST", "/repos/{owner}/{repo}/dispatches", self._dispatch_event),
             ("POST", "/graphql", self._graphql),
         ]
@@ -1286,6 +1289,35 @@ class FakeGitHub:
         repo.dispatches.append({"event_type": event_type, "client_payload": client_payload, "token": token})
         return 204, None
 
+    def _review_json(self, r: _Repo, p: _Pull, review: dict[str, Any]) -> dict[str, Any]:
+        html = self._html(r, f"/pull/{p.number}") + f"#pullrequestreview-{review['id']}"
+        state = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}[review["event"]]
+        return {
+            "id": review["id"], "node_id": f"PRR_{review['id']}", "user": self._user(review["user"]),
+            "body": review["body"], "state": state, "html_url": html,
+            "pull_request_url": self._api(r, f"/pulls/{p.number}"),
+            "_links": {"html": {"href": html}, "pull_request": {"href": self._api(r, f"/pulls/{p.number}")}},
+            "submitted_at": review["submitted_at"], "commit_id": review["commit_id"], "author_association": "NONE",
+        }
+
+    def _list_reviews(self, repo: _Repo, params: dict[str, str], **_: Any) -> tuple:
+        pull = self._pull(repo, params["pull_number"])
+        return 200, [self._review_json(repo, pull, review) for review in pull.reviews]
+
+    def _create_review(self, repo: _Repo, params: dict[str, str], payload: dict, token: str, **_: Any) -> tuple:
+        pull = self._pull(repo, params["pull_number"])
+        event = payload.get("event")
+        if event not in ("COMMENT", "APPROVE", "REQUEST_CHANGES"):
+            raise ApiError(422, "Validation Failed", [{"resource": "PullRequestReview", "code": "invalid",
+                                                       "field": "event"}])
+        if event == "COMMENT" and not payload.get("body"):
+            raise ApiError(422, "Unprocessable Entity", [{"message": "Body is required for a COMMENT review"}])
+        review = {"id": self._next_id(), "user": self._actor(token), "body": payload.get("body") or "", "event": event,
+                  "comments": list(payload.get("comments") or []), "commit_id": repo.refs.get(pull.head, pull.head_sha),
+                  "submitted_at": self._now().strftime("%Y-%m-%dT%H:%M:%SZ")}
+        pull.reviews.append(review)
+        return 200, self._review_json(repo, pull, review)
+
     def _graphql(self, payload: dict, token: str, **_: Any) -> tuple:
         from fakes import github_graphql
 
@@ -1313,3 +1345,4 @@ class FakeGitHub:
         return 200, {"data": {name: None}, "errors": [{
             "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
             "message": f"Could not resolve to a node with the global id of '{node_id}'"}]}
+

@@ -128,7 +128,7 @@ def test_help_text_lists_every_command_from_the_table() -> None:
         assert spec.usage in text
         assert spec.summary in text
     assert [spec.name for spec in COMMANDS] == [
-        "approve", "revise", "retry", "status", "help", "cancel", "route", "dispatch", "cost", "ops",
+        "approve", "revise", "retry", "status", "help", "cancel", "route", "dispatch", "cost", "ops", "run",
     ]
 
 

@@ -70,10 +70,21 @@ def test_route_then_dispatch_to_both_repos_infra_first(h: Harness):
     assert any("target: both" in t for t in _stories_on_main(h).values())
     assert h.comment(issue, "/dispatch 1.1") == 0
     infra = h.github.dispatches(h.targets["infra"])
+    # the apps part waits for the infra PR to merge (delivery.order); it is not sent with it
+    assert len(infra) == 1 and h.github.dispatches(h.targets["apps"]) == []
+    assert infra[0]["client_payload"]["order"] == 1
+    assert infra[0]["client_payload"]["related"] == [{"target": "apps", "repo": h.targets["apps"]}]
+    payload = infra[0]["client_payload"]
+    deployed = {"v": 1, "playbook_repo": REPO, "story_path": payload["story_path"], "issue": issue,
+                "target": "infra", "repo": h.targets["infra"], "pr": 12, "merge_sha": "c" * 40, "key": payload["key"]}
+    assert h.repository_dispatch("bmad-deployed", deployed) == 0
     apps = h.github.dispatches(h.targets["apps"])
-    assert len(infra) == len(apps) == 1
-    assert infra[0]["client_payload"]["order"] == 1 and apps[0]["client_payload"]["order"] == 2
-    assert apps[0]["client_payload"]["related"] == [{"target": "infra", "repo": h.targets["infra"]}]
+    assert len(apps) == 1 and apps[0]["client_payload"]["order"] == 2
+    # the apps PR names the infra PR by number
+    assert apps[0]["client_payload"]["related"] == [{"target": "infra", "repo": h.targets["infra"], "number": 12}]
+    assert all("status: in-progress" in t for t in _stories_on_main(h).values())
+    assert h.repository_dispatch("bmad-deployed", deployed) == 0  # re-delivered: nothing sent twice
+    assert len(h.github.dispatches(h.targets["apps"])) == 1
 
 
 @pytest.mark.parametrize("variant", ["closed-unmerged", "fork", "other-base", "human-branch"])

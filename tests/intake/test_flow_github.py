@@ -50,6 +50,8 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
     for skill in ("create-prd", "create-architecture", "create-epics-and-stories", None):
         if skill:
             h.answer(skill)
+        if skill == "create-epics-and-stories":
+            h.answer("check-implementation-readiness")
         h.github.reset_calls()
         assert h.comment(issue, "/approve") == 0
         approve_calls.append(h.github.count())
@@ -63,9 +65,12 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
     files = h.github.files_at(REPO, branch)
     planning = [p for p in files if p.startswith("_bmad-output/planning-artifacts/")]
     assert {p.rsplit("/", 1)[-1] for p in planning} == {"request.md", "product-brief.md", "prd.md",
-                                                        "architecture.md", "epics.md"}
+                                                        "architecture.md", "epics.md",
+                                                        "check-implementation-readiness.md"}  # runs/: the gate
     for path in planning:
-        if not path.endswith("request.md"):
+        if path.endswith("/runs/check-implementation-readiness.md"):
+            assert "verdict: ready" in files[path] and "kind: skill-run" in files[path]
+        elif not path.endswith("request.md"):
             assert "status: approved" in files[path] and "model: gemini-2.5-" in files[path]
     stories = [p for p in files if "/story-" in p]
     assert stories and all("status: ready-for-dev" in files[p] for p in stories)
@@ -88,11 +93,12 @@ def test_full_flow_to_a_ready_planning_pr(h: Harness):
     assert "model: gemini-2.5-pro" in files[arch]
 
     # the GitHub API call count per step is fixed (and small) — pinned so a regression shows up
-    # (the first run also creates the eight bmad: labels; the files a step reads come in one GraphQL
-    # query; labels are replaced with one PUT, the default branch comes from the event; an /approve
-    # writes the approval and the next draft in one commit (one createCommitOnBranch); a command that calls a model adds three
-    # reactions: 👀 at once, then the outcome beside it; the last approval marks the PR ready)
-    assert (start_calls, revise_calls, approve_calls) == (22, 13, [13, 13, 13, 16])
+    # (the first run also creates the nine bmad: labels, bmad:quick among them; the files a step reads
+    # come in one GraphQL query; labels are replaced with one PUT, the default branch comes from the
+    # event; an /approve writes the approval and the next draft in one commit (one createCommitOnBranch);
+    # a command that calls a model adds two reactions: 👀 at once, then the outcome beside it; the
+    # stories approval reads the readiness report first; the last approval marks the PR ready)
+    assert (start_calls, revise_calls, approve_calls) == (23, 13, [13, 13, 13, 17])
     # secrets never leave through GitHub
     for text in h.github.comments(REPO, issue) + [p["body"] for p in h.github.pulls(REPO)] + list(files.values()):
         assert TOKEN not in text and GEMINI_KEY not in text

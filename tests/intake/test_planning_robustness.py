@@ -151,7 +151,7 @@ def _spent(files: dict[str, str]) -> float:
     total = 0.0
     for path, text in files.items():
         if path.startswith(artifacts.PLANNING_DIR) and not path.endswith("request.md"):
-            meta, _ = artifacts.parse(text, "phase", source=path)
+            meta, _ = artifacts.parse(text, "skill-run" if "/runs/" in path else "phase", source=path)
             total += meta["usage"]["cost_usd"] + (meta.get("spent_before") or {}).get("cost_usd", 0)
     return total
 
@@ -165,6 +165,8 @@ def test_the_ledger_counts_every_revision_fallback_and_dev_run(h: Harness):
     for skill in ("create-prd", "create-architecture", "create-epics-and-stories", None):
         if skill:
             h.answer(skill)
+        if skill == "create-epics-and-stories":
+            h.answer("check-implementation-readiness")  # its spend is in the ledger too
         assert h.comment(issue, "/approve") == 0
     (branch,) = _bmad_branches(h)
     files = h.github.files_at(REPO, branch)

@@ -49,9 +49,12 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
     h.answer("create-product-brief")
     assert h.labeled(issue) == 0
     seen = _spy(h)
-    for command in ("/status", "/help", "/cost"):
+    for command in ("/status", "/cost"):
         assert h.comment(issue, command) == 0
     assert seen == {"planners": [], "skills": []}
+    # /help lists the skills `/run` can run, so it reads their frontmatter, but it builds no planner
+    assert h.comment(issue, "/help") == 0
+    assert seen["planners"] == [] and "code-review" in seen["skills"] and "dev-story" in seen["skills"]
 
 
 # --- calls at several sizes (exact; tests/scale.py builds the requests) --------------------------------
@@ -66,8 +69,9 @@ def test_commands_that_run_no_phase_build_no_planner(h: Harness):
 @pytest.mark.parametrize("stories", [1, 10, 50])
 def test_calls_by_number_of_stories(h: Harness, stories):
     costs = scale.stories_scenario(h, stories, time.perf_counter)
-    # the final approval is flat; the merge is flat plus exactly one dispatch per story
-    assert (costs["approve"].calls, costs["merge"].calls) == (16, 12 + stories)
+    # the final approval is flat (it reads the readiness report first); the merge is flat plus exactly
+    # one dispatch per story (dependency order reads the request's stories in the one batched query)
+    assert (costs["approve"].calls, costs["merge"].calls) == (17, 13 + stories)
     # one dispatch per story, all to the one apps target over one client
     assert len(h.github.dispatches(h.targets["apps"])) == stories
     assert costs["merge"].writes == stories + 2
@@ -82,7 +86,7 @@ def test_calls_by_number_of_comments(h: Harness, comments, status, approve):
     assert costs["status"].writes == 2 and costs["approve"].writes == 6
 
 
-@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 13, 4), (500, 13, 8)])
+@pytest.mark.parametrize(("earlier", "merge", "reconcile"), [(1, 14, 4), (500, 14, 8)])
 def test_calls_by_number_of_earlier_requests(h: Harness, earlier, merge, reconcile):
     costs = scale.earlier_requests_scenario(h, earlier, time.perf_counter)
     assert (costs["merge"].calls, costs["reconcile"].calls) == (merge, reconcile)

@@ -54,6 +54,7 @@ def phase_variables(skill: str, *, revised: bool) -> dict[str, Any]:
             {"name": "traefik-labels", "title": "Traefik labels",
              "body": "Routers use the `websecure` entrypoint and the `letsencrypt` certificate resolver."},
         ],
+        "examples": "",
         "topology": "nodes:\n  - name: pve1\n    docker_hosts: [docker01]\n",
         "feedback": INJECTION if revised else "",
         "previous": PREVIOUS if revised else "",

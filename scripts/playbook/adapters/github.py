@@ -32,7 +32,7 @@ from playbook.errors import (
     NotFoundError,
     RateLimitedError,
 )
-from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest
+from playbook.ports import Comment, Forge, Issue, LabelSpec, PullRequest, Review
 
 DEFAULT_BASE_URL = "https://api.github.com"
 COMMENTS_PAGE = 100  # GitHub's largest page
@@ -501,6 +501,10 @@ class GitHubForge:
 
     # ------------------------------------------------------------------ pull requests
 
+    def get_pull(self, number: int) -> PullRequest:
+        with self._errors(f"reading pull request #{number}", "pull-requests"):
+            return _pull(self._repo.get_pull(number))
+
     def find_pull(self, head: str, state: str = "all") -> PullRequest | None:
         owner = self.repo.split("/")[0]
         with self._errors(f"looking for a pull request from {head}", "pull-requests"):
@@ -521,6 +525,20 @@ class GitHubForge:
     def mark_ready(self, pull: PullRequest) -> None:
         with self._errors(f"marking pull request #{pull.number} ready for review", "pull-requests"):
             self._repo.get_pull(pull.number).mark_ready_for_review()
+
+    def list_reviews(self, number: int) -> list[Review]:
+        with self._errors(f"listing reviews of pull request #{number}", "pull-requests"):
+            return [Review(r.id, r.body or "", r.user.login if r.user else "", r.state)
+                    for r in self._repo.get_pull(number).get_reviews()]
+
+    def create_review(self, number: int, body: str) -> Review:
+        with self._errors(f"reviewing pull request #{number}", "pull-requests"):
+            review = self._repo.get_pull(number).create_review(body=body, event="COMMENT")
+        return Review(review.id, review.body or "", review.user.login if review.user else "", review.state)
+
+    def convert_to_draft(self, pull: PullRequest) -> None:
+        with self._errors(f"converting pull request #{pull.number} to a draft", "pull-requests"):
+            self._repo.get_pull(pull.number).convert_to_draft()
 
     def mark_draft(self, pull: PullRequest) -> None:
         with self._errors(f"turning pull request #{pull.number} back into a draft", "pull-requests"):

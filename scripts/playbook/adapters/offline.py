@@ -37,7 +37,21 @@ SERVICES: tuple[Service, ...] = (
     Service("vaultwarden", "auth-vaultwarden", "Vaultwarden", "vaultwarden/server:1.32.0", 80, ("vaultwarden",)),
     Service("grafana", "obs-grafana", "Grafana", "grafana/grafana:11.1.0", 3000, ("grafana",)),
     Service("nextcloud", "files-nextcloud", "Nextcloud", "nextcloud:29.0.4-apache", 80, ("nextcloud",)),
+    # the *arr suite (linuxserver.io images)
+    Service("qbittorrent", "media-qbittorrent", "qBittorrent", "lscr.io/linuxserver/qbittorrent:4.6.7", 8080,
+            ("qbittorrent",)),
+    Service("prowlarr", "media-prowlarr", "Prowlarr", "lscr.io/linuxserver/prowlarr:1.31.2", 9696, ("prowlarr",)),
+    Service("sonarr", "media-sonarr", "Sonarr", "lscr.io/linuxserver/sonarr:4.0.15", 8989, ("sonarr",)),
+    Service("radarr", "media-radarr", "Radarr", "lscr.io/linuxserver/radarr:5.26.2", 7878, ("radarr",)),
 )
+
+# Which services need which others first (Sonarr and Radarr use Prowlarr's indexers and
+# qBittorrent as their download client); the story plan turns this into depends_on.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "sonarr": ("prowlarr", "qbittorrent"),
+    "radarr": ("prowlarr", "qbittorrent"),
+}
+ARTICLES = ("the", "a", "an", "my", "our", "new")
 
 FEATURES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("traefik", ("traefik", "ingress", "reverse proxy"), "Traefik ingress on the external `proxy` network"),
@@ -46,7 +60,8 @@ FEATURES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("metrics", ("prometheus", "metrics", "monitoring"), "Prometheus metrics scraped from an exporter"),
     ("backup", ("restic", "backup"), "Restic backups of the named volumes"),
 )
-INFRA_WORDS = ("lxc", "vm", "virtual machine", "terraform", "proxmox", "ansible", "container host", "vlan", "storage")
+INFRA_WORDS = ("lxc", "vm", "virtual machine", "terraform", "proxmox", "ansible", "container host", "vlan", "storage",
+               "nfs")
 
 
 def _services(text: str) -> list[Service]:
@@ -54,7 +69,8 @@ def _services(text: str) -> list[Service]:
     found = [s for s in SERVICES if any(k in low for k in s.keywords)]
     if found:
         return found
-    words = re.findall(r"deploy\s+([a-z0-9][a-z0-9-]{1,30})", low)
+    words = [w for w in re.findall(r"deploy\s+(?:(?:the|a|an|my|our|new)\s+)*([a-z0-9][a-z0-9-]{1,30})", low)
+             if w not in ARTICLES]
     name = words[0] if words else "service"
     return [Service(name, f"app-{name}", name.title(), f"{name}/{name}:1.0.0", 8080, (name,))]
 
@@ -117,7 +133,7 @@ requests, deployed by the existing Portainer GitOps, and undone with `git revert
 
 ## Goals
 
-- A `stacks/{services[0].slug}/` stack in homelab-apps that follows every pattern in `patterns/`.
+- {", ".join(f"`stacks/{s.slug}/`" for s in services)} in homelab-apps, following every pattern in `patterns/`.
 - Day-2 integration from the first deploy: ingress, SSO, metrics and backups where requested.
 - No secrets in git: every variable documented in `.env.sample`.
 
@@ -154,7 +170,9 @@ def _prd(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
     services = _services(text)
     features = dict(_features(text))
     svc = services[0]
-    frs = [f"FR-1: Deploy {svc.name} as the `{svc.slug}` Compose stack with a pinned image ({svc.image})."]
+    frs = [f"FR-1: Deploy {s.name} as the `{s.slug}` Compose stack with a pinned image ({s.image})." for s in services]
+    if len(services) > 1 and _wants_infra(text):
+        frs.insert(0, "FR-0: Provision one LXC with Docker and the NFS media share all stacks mount as `media`.")
     if "traefik" in features or "tls" in features:
         frs.append("FR-2: Expose the web UI through Traefik on `websecure` with the `letsencrypt` cert resolver.")
     if "sso" in features:
@@ -254,9 +272,73 @@ Implements the approved PRD for `{svc.slug}` within the existing homelab convent
 {_revision_notes(feedback)}"""
 
 
+def _host_story(services: list[Service]) -> dict[str, Any]:
+    names = ", ".join(s.name for s in services)
+    return {
+        "number": 1,
+        "title": "Provision the media LXC with the NFS media share",
+        "service": "media-host",
+        "target": "infra",
+        "depends_on": [],
+        "user_story": f"As the homelab owner, I want one LXC with Docker and the NFS media share for {names}.",
+        "acceptance_criteria": [
+            "terraform/media-host/ creates the LXC (bpg/proxmox provider pinned, nesting enabled for Docker)",
+            "An Ansible role media_host installs Docker and creates the NFS-backed Docker volume `media`",
+            "terraform fmt -check passes and every task uses a fully qualified module name",
+        ],
+        "tasks": ["Add the Terraform root configuration", "Add the media_host role", "Document the variables"],
+        "notes": "Infra first: every stack of the suite mounts the external `media` volume this story creates.",
+    }
+
+
+def _suite_stories(text: str, services: list[Service], features: dict[str, str]) -> list[dict[str, Any]]:
+    """Several services on a new host: epic 1 provisions it, epic 2 deploys one stack per service."""
+    keys = [s.key for s in services]
+    numbers = {s.key: n for n, s in enumerate(services, start=1)}
+    stories = []
+    for svc in services:
+        needs = [f"2.{numbers[k]}" for k in NEEDS.get(svc.key, ()) if k in numbers]
+        acs = [
+            f"stacks/{svc.slug}/docker-compose.yml uses a pinned image ({svc.image})",
+            "The stack mounts the external `media` volume at /data",
+            f"terraform/portainer/stack-{svc.slug}.tf registers the stack with Portainer (patterns/portainer-stack.md)",
+            "Every ${VAR} is documented in .env.sample and no secret value is committed",
+        ]
+        if "traefik" in features or "tls" in features:
+            acs.append("Traefik labels route the UI on websecure with the letsencrypt cert resolver")
+        acs.append("playbook check passes on the stack and its registration")
+        stories.append({
+            "number": numbers[svc.key],
+            "title": f"Deploy the {svc.name} stack",
+            "service": svc.slug,
+            "target": "apps",
+            "depends_on": ["1.1", *needs],
+            "user_story": f"As the homelab owner, I want {svc.name} deployed by GitOps on the media host.",
+            "acceptance_criteria": acs,
+            "tasks": ["Write the compose file", "Write .env.sample", "Register the stack with Portainer"],
+            "notes": ("Needs " + ", ".join(NEEDS[svc.key]) + " first." if svc.key in NEEDS and
+                      set(NEEDS[svc.key]) <= set(keys) else "Follow patterns/ exactly."),
+        })
+    return stories
+
+
 def _stories(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
     services = _services(text)
     features = dict(_features(text))
+    if len(services) > 1 and _wants_infra(text):
+        plan = {
+            "summary": "Stories to deliver " + ", ".join(s.name for s in services) + " on a new media LXC, "
+            "infra first. Generated by the offline planner (no model was called)."
+            + (f" Revised for: {feedback.strip()[:200]}" if feedback else ""),
+            "epics": [
+                {"number": 1, "title": "Media host", "goal": "An LXC with Docker and the NFS media share.",
+                 "stories": [_host_story(services)]},
+                {"number": 2, "title": "The suite", "goal": "Each service as its own stack, registered with Portainer.",
+                 "stories": _suite_stories(text, services, features)},
+            ],
+            "open_questions": ["Confirm the NFS server and export for the media share."],
+        }
+        return json.dumps(plan, indent=2)
     epics = []
     for number, svc in enumerate(services, start=1):
         stories: list[dict[str, Any]] = []
@@ -322,6 +404,58 @@ def _generic(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
     return f"# {title}\n\n## Summary\n\nOffline output for this skill.\n\n## Open questions\n\n- None.\n" + _revision_notes(feedback)
 
 
+def _readiness(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
+    arts = variables.get("artifacts") or {}
+    epics = str(arts.get("epics") or "")
+    missing = [name for name, key in (("PRD", "prd"), ("architecture", "architecture"), ("stories", "epics"))
+               if not str(arts.get(key) or "").strip()]
+    verdict = ("not ready — missing: " + ", ".join(missing)) if missing else (
+        "ready — every story has acceptance criteria, a target and its dependencies; infra comes before apps.")
+    findings = "\n".join(f"{n}. blocker — {m} — the {m} document is missing — approve it first"
+                         for n, m in enumerate(missing, start=1)) or "1. minor — stories — none blocking."
+    return f"""# Implementation readiness: {(variables.get("request") or {}).get("title", "request")}
+
+## Verdict
+
+{verdict}
+
+## Coverage
+
+| Requirement | Stories | Status |
+|---|---|---|
+| Every functional requirement | {epics.count("Story ") or "all"} | covered (offline check) |
+
+## Findings
+
+{findings}
+
+## Open questions
+
+- None.
+"""
+
+
+def _quick_spec(text: str, feedback: str, variables: Mapping[str, Any]) -> str:
+    """The quick flow: one epic with one story for the change (the request's first line as its title)."""
+    svc = _services(text)[0]
+    title = re.sub(r"\s+", " ", text.strip().splitlines()[0] if text.strip() else f"Change {svc.name}")[:80]
+    target = "infra" if _wants_infra(text) else "apps"
+    root = f"stacks/{svc.slug}/" if target == "apps" else "terraform/ or ansible/"
+    plan = {
+        "summary": f"Quick spec: {title}. One story in homelab-{target} ({root}); validate with playbook check; "
+        "roll back by reverting the merge commit. Generated by the offline planner (no model was called)."
+        + (f" Revised for: {feedback.strip()[:200]}" if feedback else ""),
+        "epics": [{"number": 1, "title": title, "goal": f"{svc.name}: the change is merged and deployed.", "stories": [{
+            "number": 1, "title": title, "service": svc.slug, "target": target, "depends_on": [],
+            "user_story": f"As the homelab owner, I want this small change to {svc.name} without the full plan.",
+            "acceptance_criteria": [f"The change is confined to {root}", "playbook check passes"],
+            "tasks": [f"Edit the files under {root}"],
+            "notes": "Quick flow: no PRD or architecture; review the pull request carefully.",
+        }]}],
+        "open_questions": [],
+    }
+    return json.dumps(plan, indent=2)
+
 def _ops(_text: str, _feedback: str, variables: Mapping[str, Any]) -> str:
     """A deterministic operator answer: the registry entries whose name, host or port the question names."""
     question = str(variables.get("question") or "")
@@ -350,5 +484,7 @@ _WRITERS = {
     "create-prd": _prd,
     "create-architecture": _architecture,
     "create-epics-and-stories": _stories,
+    "check-implementation-readiness": _readiness,
+    "quick-spec": _quick_spec,
     "ops": _ops,
 }

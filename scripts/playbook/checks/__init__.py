@@ -66,6 +66,13 @@ def guess_kind(path: Path) -> list[str]:
     return kinds
 
 
+def _registers_portainer_stacks(path: Path) -> bool:
+    from playbook.checks.rules_portainer import RESOURCE
+
+    return any(RESOURCE.search(f.read_text(encoding="utf-8", errors="replace"))
+               for f in _walk(path) if f.suffix == ".tf")
+
+
 def _kinds_to_check(path: Path, kind: str | None) -> list[str]:
     """The kinds to run; a kind that contradicts the tree, or a tree with nothing in it, is an error."""
     if kind is not None and kind not in KINDS:
@@ -80,6 +87,8 @@ def _kinds_to_check(path: Path, kind: str | None) -> list[str]:
                 f"nothing to check under {path}: no docker-compose.yml, *.tf or Ansible roles found",
                 fix="point at stacks/<service>/ or the repository root, or pass --kind apps|infra")
         return found
+    if kind == "apps" and found == ["infra"] and _registers_portainer_stacks(path):
+        return ["apps"]  # homelab-apps/terraform/: Portainer stack registrations (patterns/portainer-stack.md)
     if found and kind not in found:
         raise ValidationError(
             f"--kind {kind} does not match {path}: it holds {' and '.join(found)} files "
@@ -126,14 +135,17 @@ def _has_shell_shebang(path: Path) -> bool:
 
 
 def _check_apps(path: Path, files: list[Path], tools: Tools) -> list[Finding]:
-    from playbook.checks import compose, linters, recipes, rules_apps, stack
+    from playbook.checks import compose, linters, recipes, rules_apps, rules_portainer, stack
 
     compose_files = [path] if path.is_file() and path.name in stack.COMPOSE_NAMES else _compose_files(files)
+    registrations = rules_portainer.check_registrations([f for f in files if f.suffix == ".tf"])
+    if not compose_files and any(f.suffix == ".tf" for f in files):
+        return registrations  # terraform/ of the apps repo: Portainer stack registrations only
     if not compose_files:
         return [Finding("stack-layout", ERROR, str(path / "docker-compose.yml"), None,
                         "no docker-compose.yml found", "add stacks/<service>/docker-compose.yml "
                         "(see patterns/stack-layout.md)")]
-    findings: list[Finding] = []
+    findings: list[Finding] = list(registrations)
     for compose_file in compose_files:
         loaded, problems = stack.load_stack(compose_file)
         findings.extend(problems)

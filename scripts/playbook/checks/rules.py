@@ -42,6 +42,8 @@ _RULES = (
     Rule("env-documented", "env-files", "every ${VAR} in the compose file is documented in .env.sample"),
     Rule("env-secret", "env-files", "no secret value is committed, in .env.sample or the compose file"),
     Rule("env-committed", "env-files", "no .env file is committed"),
+    Rule("portainer-stack", "portainer-stack", "each portainer_stack registers stacks/<name>/ from this repository "
+         "with GitOps updates, no inline credentials, a pinned provider"),
     Rule("terraform-layout", "terraform-proxmox", "each Terraform directory has main/variables/outputs/versions.tf"),
     Rule("terraform-provider-pin", "terraform-proxmox",
          "every required provider has a source and a pinned version (x.y.z, = x.y.z or ~> x.y)"),

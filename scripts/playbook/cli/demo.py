@@ -15,12 +15,14 @@ from playbook.settings import Settings
               help="Empty or new directory for the scratch repos (default: a new temp dir).")
 @click.option("--agent", type=click.Choice(["offline", "claude"]), default="offline", show_default=True,
               help="Dev agent for the stories: the deterministic scaffolder, or the Claude Code CLI.")
-def demo(workdir: Path | None, agent: str) -> int:
-    """Run the Pi-hole reference flow: four phases, dispatch, IaC branch, check, merge, revert."""
+@click.option("--reference", type=click.Choice(["pihole", "arr"]), default="pihole", show_default=True,
+              help="pihole: one apps story; arr: the *arr suite on a new LXC (infra first, then four stacks).")
+def demo(workdir: Path | None, agent: str, reference: str) -> int:
+    """Run a reference flow: four phases, dispatch in dependency order, dev, publish, merge, deployed, revert."""
     from playbook.demo.reference import run_demo
 
     settings = Settings.from_env(os.environ)
-    report = run_demo(settings, workdir=workdir, agent=agent, echo=click.echo)
+    report = run_demo(settings, workdir=workdir, agent=agent, reference=reference, echo=click.echo)
     click.echo("")
     click.secho("Artifacts (homelab-playbook main):", bold=True)
     for path in report.artifacts:

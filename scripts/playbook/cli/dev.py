@@ -46,10 +46,15 @@ PROTECTED_VARIABLES = ("HOME", "RUNNER_TEMP", "RUNNER_TOOL_CACHE", "GITHUB_ENV",
               help="Run the CLI as this unprivileged user over a scratch copy (needs root).")
 @click.option("--playbook-repo", default=None, envvar="PLAYBOOK_REPO",
               help="The playbook repository fixed by the caller workflow; a payload naming another is refused.")
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Actions: where the steer job left steer.json (a /revise or /retry on the PR); used instead of "
+              "--event-file when it is there.")
 def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, repo_dir: Path | None,
         target_dir: Path | None, agent: str, request: str | None, kind: str | None, out_dir: Path | None,
-        model: str | None, as_json: bool, agent_user: str | None, playbook_repo: str | None) -> int:
+        model: str | None, as_json: bool, agent_user: str | None, playbook_repo: str | None,
+        steer_dir: Path | None) -> int:
     """Run the Claude Code CLI on one story, then apply the diff policy."""
+    event_file = steered_event(steer_dir) or event_file
     from playbook.adapters.agent_user import AgentUser
     from playbook.config import load_config
     from playbook.delivery.devrun import run_dev, story_path_from_event, write_failure
@@ -68,8 +73,10 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
     if (story is None) == (event_file is None):
         raise click.UsageError("pass exactly one of --story or --event-file")
     payload = None
+    feedback, base_ref = "", ""
     if event_file is not None:
         payload, story = story_path_from_event(event_file)
+        feedback, base_ref = _steered(event_file, repo_dir)
         if kind is not None and kind != payload["target"]:
             raise click.UsageError(f"--kind {kind} contradicts the event's target {payload['target']}")
         kind = payload["target"]
@@ -85,7 +92,8 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
             result = run_dev(story_path=story, playbook_dir=playbook_dir, repo_dir=repo_dir, kind=kind,
                              settings=settings, config=config, out_dir=out_dir, model=model, payload=payload,
                              agent=AgentUser.lookup(agent_user) if agent_user else None,
-                             protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
+                             protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)),
+                             feedback=feedback, base_ref=base_ref)
     except PlaybookError as exc:
         # The publish step reports this on the playbook issue: the cause, never a stack trace.
         write_failure(out_dir, payload, exc)
@@ -121,9 +129,15 @@ def dev(story: Path | None, event_file: Path | None, playbook_dir: Path | None, 
               help="A fresh checkout of the target repository.")
 @click.option("--playbook-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), required=True,
               help="The playbook checkout the story came from.")
-def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the steer job left steer.json: a /revise or /retry commits on the story branch.")
+def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path, steer_dir: Path | None) -> int:
     """Open or update the IaC pull request for a dev run, then report it on the playbook issue."""
     from playbook.intake.target_flow import run_publish
+
+    steer = steered_event(steer_dir)
+    if steer is not None:
+        _steered(steer, repo_dir)  # the patch applies to the story branch it was made on
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     summary = runsummary.current()
@@ -136,6 +150,32 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path) -> int:
         write_step_outputs(os.environ.get("GITHUB_OUTPUT"), {"pull-head": outcome.pull.head,
                                                              "pull-sha": outcome.commit})
     return 0 if outcome.pull is not None else 1
+
+
+def _steered(event_file: Path, repo_dir: Path) -> tuple[str, str]:
+    """A steer.json (`/revise` or `/retry` on the IaC PR): switch to the story branch; (feedback, base ref)."""
+    import json
+
+    from playbook.adapters import git as gitlib
+
+    event = json.loads(event_file.read_text(encoding="utf-8"))
+    branch = event.get("branch")
+    if event.get("command") not in ("revise", "retry") or not isinstance(branch, str):
+        return "", ""
+    if not branch.startswith("bmad/story-") or not all(c.isalnum() or c in "-/_" for c in branch):
+        raise click.UsageError("steer.json names a branch that is not a story branch")
+    base = gitlib.head(repo_dir) or ""
+    gitlib.git(repo_dir, "switch", "-q", branch)
+    feedback = event.get("feedback")
+    return (feedback if isinstance(feedback, str) else ""), base
+
+
+def steered_event(steer_dir: Path | None) -> Path | None:
+    """steer.json in ``steer_dir`` when the steer job left one (a comment on the PR), else None."""
+    if steer_dir is None:
+        return None
+    path = steer_dir / "steer.json"
+    return path if path.is_file() else None
 
 
 STEP_OUTPUT_VALUE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")

@@ -90,12 +90,14 @@ def _review_hint(result: Any) -> str:
 @_repo_option
 @_offline_option
 @_json_option
-def plan(request: str, repo: Path | None, offline: bool | None, as_json: bool) -> int:
+@click.option("--quick", is_flag=True, help="The quick flow for a small change: one quick spec (the stories), "
+              "no brief, PRD or architecture.")
+def plan(request: str, repo: Path | None, offline: bool | None, as_json: bool, quick: bool) -> int:
     """Start REQUEST on a new bmad/<id>-<slug> branch (from the default branch) and draft the Product Brief."""
     from playbook.planning import local
 
     root, settings = _resolve(repo)
-    result = local.plan(root, request, _planner(root, settings, offline, as_json))
+    result = local.plan(root, request, _planner(root, settings, offline, as_json), flow="quick" if quick else "full")
     if as_json:
         click.echo(json.dumps({"branch": result.branch, "base": result.base, "truncated": result.truncated,
                                "kept_chars": result.kept_chars, "step": _step_record(result.step),
@@ -115,7 +117,8 @@ def plan(request: str, repo: Path | None, offline: bool | None, as_json: bool) -
 @_repo_option
 @_offline_option
 @_json_option
-def approve(revision: str | None, repo: Path | None, offline: bool | None, as_json: bool) -> int:
+@click.option("--override", is_flag=True, help="Approve the stories although the readiness check did not pass.")
+def approve(revision: str | None, repo: Path | None, offline: bool | None, as_json: bool, override: bool) -> int:
     """Approve the current draft (optionally naming the revision you read, e.g. r2) and draft the next phase.
 
     A draft you edited by hand is recorded as its own revision first; approve that one next.
@@ -129,7 +132,7 @@ def approve(revision: str | None, repo: Path | None, offline: bool | None, as_js
             raise click.UsageError(f"{revision!r} is not a revision; name the one you reviewed, e.g. `playbook approve r2`")
         expected = int(match.group(1))
     root, settings = _resolve(repo)
-    outcome = local.approve(root, _planner(root, settings, offline, as_json), revision=expected)
+    outcome = local.approve(root, _planner(root, settings, offline, as_json), revision=expected, override=override)
     if as_json:
         click.echo(json.dumps({"approved": not outcome.hand_edit,
                                "hand_edit": _step_record(outcome.hand_edit) if outcome.hand_edit else None,

@@ -71,3 +71,37 @@ def validate(root: Path | None) -> int:
         raise click.exceptions.Exit(SkillError.exit_code)
     click.echo(f"{len(load_skills(root / 'skills', aliases=aliases))} skills valid")
     return 0
+
+
+@skills.command("run")
+@click.argument("name")
+@click.option("--story", "story_id", default=None, metavar="ID", help="The story the skill works on, e.g. 1.2.")
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
+              help="The playbook checkout, on a bmad/<id>-<slug> request branch.")
+@click.option("--offline/--online", default=None,
+              help="Force the offline planner, or require the configured routes (default: online when "
+              "GEMINI_API_KEY is set).")
+@click.option("--print-prompt", is_flag=True, help="Print the rendered prompt and stop (any skill, nothing committed).")
+def run(name: str, story_id: str | None, repo: Path, offline: bool | None, print_prompt: bool) -> int:
+    """Run skill NAME against the request on the current branch and commit its output.
+
+    Its declared inputs come from the request's artifacts; it runs on its model route (delegated
+    skills on the Claude CLI, the others on Gemini) and writes
+    _bmad-output/planning-artifacts/<request>/runs/NAME.md. Skills that write code (dev-story,
+    quick-dev, claude-delegate) run in a target repository with `playbook dev`.
+    """
+    from playbook.planning.local import build_planner, run_skill
+
+    repo = repo.resolve()
+    settings = Settings.from_env(os.environ, root=repo)
+    planner = build_planner(settings, root=repo, offline=offline,
+                            progress=lambda m: click.secho(f"… {m}", fg="cyan", err=True))
+    outcome = run_skill(repo, planner, name, story_id=story_id, print_prompt=print_prompt)
+    if print_prompt:
+        click.echo(outcome, nl=False)
+        return 0
+    commit = outcome.commit[:10] if outcome.commit else "(unchanged)"
+    usage = outcome.usage
+    click.echo(f"{outcome.skill}: wrote {outcome.path}, committed {commit} — {outcome.model} ({outcome.provider}), "
+               f"tokens {usage['input_tokens']}/{usage['output_tokens']}, est. ${usage['cost_usd']:.4f}")
+    return 0

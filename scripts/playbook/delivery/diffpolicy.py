@@ -37,16 +37,21 @@ GIT_DIR_REASON = "git metadata (.git) is never changed by a dev run"
 
 # A story's own paths per target kind: what its dev run may write, inside the kind's configured
 # prefixes (playbook.yaml ``targets.<kind>.paths``). ``{service}`` is the story's service.
+# ``{role}`` is the service as an Ansible role name (dashes as underscores, patterns/ansible-roles.md).
+# An apps story may register its stack with Portainer (patterns/portainer-stack.md): its own
+# stack-<service>.tf and the shared root files of terraform/portainer/ (created by the first story).
 STORY_PATHS: dict[str, tuple[str, ...]] = {
-    "apps": ("stacks/{service}/",),
+    "apps": ("stacks/{service}/", "terraform/portainer/stack-{service}.tf", "terraform/portainer/versions.tf",
+             "terraform/portainer/variables.tf", "terraform/portainer/main.tf", "terraform/portainer/outputs.tf"),
     "infra": ("terraform/modules/{service}/", "terraform/{service}/", "ansible/roles/{service}/",
-              "ansible/playbooks/{service}.yml", "packer/{service}/"),
+              "ansible/roles/{role}/", "ansible/playbooks/{service}.yml", "packer/{service}/"),
 }
 
 
 def story_paths(kind: str, service: str, configured: Sequence[str]) -> tuple[str, ...]:
     """The paths a story of ``service`` may change: its own units, within the configured prefixes."""
-    own = [template.format(service=service) for template in STORY_PATHS[kind]]
+    own = dict.fromkeys(template.format(service=service, role=service.replace("-", "_"))
+                        for template in STORY_PATHS[kind])
     return tuple(p for p in own if any(p.startswith(prefix) for prefix in configured))
 
 

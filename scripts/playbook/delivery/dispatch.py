@@ -11,6 +11,7 @@ from typing import Any
 
 from playbook.config import Config
 from playbook.delivery import routing
+from playbook.delivery.order import Part
 from playbook.planning.artifacts import Story
 
 EVENT_STORY = "bmad-story"
@@ -32,27 +33,42 @@ def resolve_target(story: Story) -> str:
     return routing.infer_target(f"{story.title}\n{story.body}")
 
 
-def plan_dispatches(stories: Iterable[Story], config: Config, *, playbook_repo: str, merge_sha: str) -> list[Dispatch]:
-    """One validated payload per story and target kind, infra before apps."""
+def plan_dispatches(stories: Iterable[Story], config: Config, *, playbook_repo: str, merge_sha: str,
+                    parts: Iterable[Part] | None = None) -> list[Dispatch]:
+    """One validated payload per story part, infra before apps.
+
+    Without ``parts`` every target of every story is planned (what a story would need in all); the
+    delivery handlers pass ``order.ready_parts`` so only what its dependencies allow goes out.
+    """
     from playbook.delivery.payloads import story_key, validate_story_payload
 
+    chosen = list(parts) if parts is not None else [Part(s, k) for s in stories for k in routing.kinds_for(resolve_target(s))]
     planned: list[Dispatch] = []
-    for story in stories:
+    for part in chosen:
+        story, kind = part.story, part.kind
         kinds = routing.kinds_for(resolve_target(story))
-        for kind in kinds:
-            related = [{"target": other, "repo": config.target(other).repo} for other in kinds if other != kind]
-            payload = {
-                "v": 1,
-                "playbook_repo": playbook_repo,
-                "merge_sha": merge_sha,
-                "story_path": story.path,
-                "issue": story.issue or int(story.request.split("-", 1)[0]),
-                "target": kind,
-                "order": routing.KIND_ORDER[kind],
-                "key": story_key(playbook_repo, story.path, kind, merge_sha),
-                "related": related,
-            }
-            planned.append(Dispatch(story, kind, config.target(kind).repo, validate_story_payload(payload)))
+        prs = {p["target"]: p for p in story.metadata.get("pull_requests") or []}
+        related = []
+        for other in kinds:
+            if other == kind:
+                continue
+            entry: dict[str, Any] = {"target": other, "repo": config.target(other).repo}
+            known = prs.get(other)
+            if known and known.get("repo") == entry["repo"]:
+                entry["number"] = known["number"]  # the other PR exists: the new PR names it by number
+            related.append(entry)
+        payload = {
+            "v": 1,
+            "playbook_repo": playbook_repo,
+            "merge_sha": merge_sha,
+            "story_path": story.path,
+            "issue": story.issue or int(story.request.split("-", 1)[0]),
+            "target": kind,
+            "order": routing.KIND_ORDER[kind],
+            "key": story_key(playbook_repo, story.path, kind, merge_sha),
+            "related": related,
+        }
+        planned.append(Dispatch(story, kind, config.target(kind).repo, validate_story_payload(payload)))
     planned.sort(key=lambda d: (routing.KIND_ORDER[d.kind], d.story.id))
     return planned
 

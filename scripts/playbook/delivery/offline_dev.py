@@ -17,6 +17,8 @@ from playbook.ports import Usage
 
 OFFLINE_SESSION = "offline"
 
+_ARR_ENV = {"PUID": "1000", "PGID": "1000"}
+
 # What the offline agent scaffolds for a known service: the recipe in patterns/services/.
 # Pi-hole v6 (patterns/services/pihole.md): FTLCONF_ settings, LAN DNS on the bridge network
 # (listening mode ALL), port 53 bound to the host's LAN address only, the image's own dig
@@ -39,6 +41,19 @@ KNOWN_STACKS: dict[str, dict[str, Any]] = {
                    "backup_pre": PIHOLE_BACKUP,
                    "exporter": {"image": "ekofr/pihole-exporter:v1.2.0", "port": 9617,
                                 "environment": {"PIHOLE_HOSTNAME": "dns-pihole", "PIHOLE_PASSWORD": ""}}},
+    "media-qbittorrent": {"image": "lscr.io/linuxserver/qbittorrent:4.6.7", "port": 8080,
+                          "extra_ports": ["6881:6881/tcp", "6881:6881/udp"],
+                          "volumes": ["qbittorrent-config:/config"], "shared_volumes": ["media:/data"],
+                          "environment": {**_ARR_ENV, "WEBUI_PORT": "8080"}},
+    "media-prowlarr": {"image": "lscr.io/linuxserver/prowlarr:1.31.2", "port": 9696, "health_path": "/ping",
+                       "volumes": ["prowlarr-config:/config"], "shared_volumes": ["media:/data"],
+                       "environment": dict(_ARR_ENV)},
+    "media-sonarr": {"image": "lscr.io/linuxserver/sonarr:4.0.15", "port": 8989, "health_path": "/ping",
+                     "volumes": ["sonarr-config:/config"], "shared_volumes": ["media:/data"],
+                     "environment": dict(_ARR_ENV)},
+    "media-radarr": {"image": "lscr.io/linuxserver/radarr:5.26.2", "port": 7878, "health_path": "/ping",
+                     "volumes": ["radarr-config:/config"], "shared_volumes": ["media:/data"],
+                     "environment": dict(_ARR_ENV)},
 }
 
 

@@ -109,7 +109,8 @@ def run_checks(repo_dir: Path, files: dict[str, str | None], kind: str, *,
     """Pattern checks of the changed stacks or infra dirs, plus registry collisions when a registry is given."""
     from playbook.checks import check_path
 
-    roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/")}) if kind == "apps" else \
+    roots = sorted({"/".join(p.split("/")[:2]) for p in files if p.startswith("stacks/") or
+                    (p.startswith("terraform/") and p.count("/") >= 2)}) if kind == "apps" else \
         sorted({p.split("/")[0] for p in files if "/" in p})
     findings: list[Any] = []
     for root in roots:

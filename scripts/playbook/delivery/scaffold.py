@@ -191,6 +191,7 @@ def render_stack(
     host_variables: dict[str, str] | None = None,
     image_healthcheck: str | None = None,
     backup_pre: str | None = None,
+    shared_volumes: list[str] | None = None,
 ) -> dict[str, str]:
     """File name -> content for stacks/<service>/, without touching the disk.
 
@@ -219,6 +220,13 @@ def render_stack(
 
     variables = _variables(environment)
     volume_names = sorted({VOLUME.fullmatch(v)["name"] for v in volumes})  # type: ignore[index]
+    # Volumes another change provides (e.g. an NFS-backed `media` volume the infra story creates on the
+    # host): declared `external`, mounted, and not this stack's to back up (patterns/restic-backup.md, rule 2).
+    shared = list(shared_volumes or [])
+    bad_shared = [v for v in shared if not VOLUME.fullmatch(v)]
+    if bad_shared:
+        raise ValidationError(f"shared volume {bad_shared[0]!r} is not name:/path", fix="e.g. media:/data")
+    shared_names = sorted({VOLUME.fullmatch(v)["name"] for v in shared})  # type: ignore[index]
     sidecar = _exporter_context(service, exporter, environment) if exporter is not None else None
     router = f"traefik.http.routers.{service}"
     labels = [
@@ -266,7 +274,8 @@ def render_stack(
         "docker-compose.yml": render_package_template(
             "stack/docker-compose.yml.j2", **common,
             environment=_env_lines(variables) + [(name, _q(value)) for name, value in sorted(settings.items())],
-            ports=[_q(p) for p in extra_ports], volumes=volumes, volume_names=volume_names,
+            ports=[_q(p) for p in extra_ports], volumes=volumes + shared, volume_names=volume_names,
+            shared_names=shared_names,
             healthcheck=None if image_healthcheck is not None else _healthcheck(port, health_path), labels=labels),
         ".env.sample": render_package_template(
             "stack/env.sample.j2", **common, service_host=f"{service}.example.com"),

@@ -1,16 +1,16 @@
-"""`playbook demo`: the Pi-hole reference flow, end to end, on local repositories.
+"""`playbook demo`: a reference flow (Pi-hole, or the *arr suite), end to end, on local repositories.
 
-It builds a scratch playbook repo and two target repos, then walks the same library
-functions the GitHub workflows use: plan → revise → approve ×4 → merge the planning
-branch → route and build dispatch payloads → a dev agent writes the stack on a story
-branch → `playbook check` → merge → story marked done → `git revert` restores the tree.
-Offline by default (the offline planner and the deterministic scaffolder); with
-GEMINI_API_KEY it plans with Gemini, and ``agent="claude"`` uses the Claude Code CLI.
+It builds a scratch playbook repo and two target repos, then walks the code the GitHub workflows
+run: plan → revise → approve ×4 (the stories draft checked for readiness) → merge the planning branch
+→ ``on_dispatch_merged`` dispatches in dependency order → per story and target ``run_dev`` →
+``publish`` (diff policy, `playbook check`, the IaC pull request) → merge → ``bmad-deployed`` marks it
+and dispatches what it unblocked → … until every story is done; each merge is checked to revert
+cleanly. Offline by default (the offline planner and the deterministic dev agent of ``demo.agents``);
+with GEMINI_API_KEY it plans with Gemini, and ``agent="claude"`` runs the Claude Code CLI.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,14 +21,32 @@ from typing import Any
 from playbook.adapters import git as gitlib
 from playbook.delivery.offline_dev import KNOWN_STACKS
 from playbook.errors import ConfigError, PolicyError
-from playbook.planning import artifacts, pipeline
+from playbook.planning import artifacts
 from playbook.settings import Settings
 
 PIHOLE_REQUEST = (
     "Deploy Pi-hole with Traefik ingress and Let's Encrypt TLS, Authentik SSO, Prometheus metrics and Restic backups"
 )
 DEMO_FEEDBACK = "Serve the web UI at pihole.home.example and keep DNS on port 53 for LAN clients."
+ARR_REQUEST = ("Deploy the *arr suite (Prowlarr, Sonarr, Radarr, qBittorrent) with media storage on an NFS share "
+               "from a new LXC")
+ARR_FEEDBACK = "Mount the media share at /data in every container so hardlinks work across the suite."
 DEMO_OWNER = "demo"
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    request: str
+    feedback: str
+    summary: str
+
+
+REFERENCES: dict[str, Reference] = {
+    "pihole": Reference("pihole", PIHOLE_REQUEST, DEMO_FEEDBACK, "one apps story: the Pi-hole stack"),
+    "arr": Reference("arr", ARR_REQUEST, ARR_FEEDBACK,
+                     "an infra story (the media LXC and NFS share) and four apps stories that depend on it"),
+}
 
 # What the offline dev agent scaffolds for a known service (shared with `playbook dev --target-dir`).
 DEMO_STACKS = KNOWN_STACKS
@@ -43,6 +61,7 @@ class DemoReport:
     playbook_log: str = ""
     target_logs: dict[str, str] = field(default_factory=dict)
     offline: bool = True
+    delivered: list[dict[str, Any]] = field(default_factory=list)
 
 
 Echo = Callable[[str], None]
@@ -73,64 +92,18 @@ def _init_target(dest: Path, kind: str) -> None:
     gitlib.git(dest, "commit", "-q", "-m", f"Start homelab-{kind}")
 
 
-def offline_agent(story: artifacts.Story, kind: str, repo: Path, playbook_dir: Path) -> str:
-    """The deterministic dev agent: scaffold the story's stack from the known-services table."""
-    from playbook.delivery.scaffold import scaffold_stack
-
-    if kind != "apps":
-        raise PolicyError(f"the offline dev agent writes compose stacks only; story {story.id} targets {kind}",
-                          fix="run the demo with --agent claude for infra stories")
-    spec = DEMO_STACKS.get(story.service)
-    if spec is None:
-        raise PolicyError(f"the offline dev agent has no template for {story.service!r}",
-                          fix=f"use one of {', '.join(DEMO_STACKS)} or --agent claude")
-    scaffold_stack(repo, story.service, **spec)
-    return f"scaffolded stacks/{story.service}/ (offline agent)"
-
-
-def claude_agent(settings: Settings) -> Callable[[artifacts.Story, str, Path, Path], str]:
-    def run(story: artifacts.Story, kind: str, repo: Path, playbook_dir: Path) -> str:
-        from playbook.config import load_config
-        from playbook.delivery.devrun import run_dev
-
-        out = Path(tempfile.mkdtemp(prefix="playbook-dev-"))
-        result = run_dev(story_path=playbook_dir / story.path, playbook_dir=playbook_dir, repo_dir=repo, kind=kind,
-                         settings=settings, config=load_config(playbook_dir), out_dir=out)
-        if result.violations:
-            raise PolicyError("the diff policy reverted changes from the Claude run", violations=list(result.violations))
-        if result.incomplete_reason:
-            raise PolicyError(f"the Claude run stopped early: {result.incomplete_reason}",
-                              fix=f"see {out} (result.json, prompt.md); raise dev.max_turns in playbook.yaml")
-        return (f"Claude Code CLI: {result.claude.num_turns} turns, result {result.claude.subtype}, "
-                f"est. ${result.claude.total_cost_usd:.4f}")
-
-    return run
-
-
-def _refreshed_registry(ws: gitlib.GitWorkspace, repo: Path, repo_name: str,
-                        merged: str) -> tuple[dict[str, str | None], str]:
-    """The registry refreshed from the merge commit's files, as the bmad-deployed handler does it."""
-    from playbook.topology import refresh, registry
-
-    changed = gitlib.git(repo, "diff", "--name-only", f"{merged}^1", merged).split()
-    tree = gitlib.git(repo, "ls-tree", "-r", "--name-only", merged).split()
-    previous_text = ws.read(registry.REGISTRY_PATH)
-    previous = registry.parse(previous_text) if previous_text else None
-    data, _ = refresh.refresh(previous, repo=repo_name, changed=changed, tree=tree,
-                              read=lambda path: gitlib.git(repo, "show", f"{merged}:{path}"))
-    services = [f"{s['name']} ({', '.join(s.get('hosts', []))}; ports "
-                f"{', '.join(str(p['published']) + '/' + p['protocol'] for p in s.get('ports', []))})"
-                for s in data["services"]]
-    return {registry.REGISTRY_PATH: registry.dump(data)}, f"{registry.REGISTRY_PATH} lists " + "; ".join(services)
-
-
-def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "offline",
+def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "offline", reference: str = "pihole",
              echo: Echo = print) -> DemoReport:
     from playbook.checks import check_path
     from playbook.config import load_config
-    from playbook.delivery.dispatch import plan_dispatches, story_branch
+    from playbook.demo.agents import offline_runner
+    from playbook.demo.delivery import PLAYBOOK_REPO, deliver, demo_settings
+    from playbook.intake import story_graph
     from playbook.planning.local import approve, build_planner, plan, revise, status
 
+    if reference not in REFERENCES:
+        raise ConfigError(f"unknown reference {reference!r}", fix=f"use one of {', '.join(REFERENCES)}")
+    ref = REFERENCES[reference]
     workdir = Path(workdir or tempfile.mkdtemp(prefix="playbook-demo-")).resolve()
     if workdir.exists() and any(workdir.iterdir()):
         raise ConfigError(f"{workdir} is not empty", fix="pass an empty or new directory to --workdir")
@@ -154,87 +127,76 @@ def run_demo(settings: Settings, *, workdir: Path | None = None, agent: str = "o
     _copy_playbook(source, playbook_dir)
     for kind, path in targets.items():
         _init_target(path, kind)
-    step(f"created scratch repos in {workdir}")
+    step(f"created scratch repos in {workdir} (reference: {ref.name} — {ref.summary})")
 
-    demo_settings = Settings.from_env({**settings.extra, "GEMINI_API_KEY": settings.gemini_api_key},
-                                      root=playbook_dir)
-    planner = build_planner(demo_settings, root=playbook_dir, progress=lambda m: echo(f"    … {m}"))
+    demo_settings_ = Settings.from_env({**settings.extra, "GEMINI_API_KEY": settings.gemini_api_key},
+                                       root=playbook_dir)
+    planner = build_planner(demo_settings_, root=playbook_dir, progress=lambda m: echo(f"    … {m}"))
     report.offline = planner.router.offline
     step("planning with " + ("the OFFLINE planner (no model is called; artifacts say model: offline)"
                              if report.offline else "Gemini"))
 
-    planned = plan(playbook_dir, PIHOLE_REQUEST, planner)
+    planned = plan(playbook_dir, ref.request, planner)
     step(f"plan: Product Brief r{planned.revision} on branch {gitlib.current_branch(playbook_dir)}")
-    revised = revise(playbook_dir, planner, DEMO_FEEDBACK)
+    revised = revise(playbook_dir, planner, ref.feedback)
     step(f"revise: Product Brief r{revised.revision} (r1 stays in git history)")
     for _ in range(4):
         done = approve(playbook_dir, planner, approver=DEMO_OWNER).steps
         msg = f"approve: {done[0].phase.value} r{done[0].revision}"
         if len(done) > 1:
             msg += f" → drafted {done[1].phase.value} r{done[1].revision}"
+            if done[1].phase.value == "stories":
+                from playbook.planning import readiness
+
+                ws = gitlib.GitWorkspace(playbook_dir)
+                checked = readiness.load(ws, status(playbook_dir))
+                msg += f" (readiness check: {checked.verdict if checked else 'not run'})"
         step(msg)
     state = status(playbook_dir)
+    graph = story_graph.render(state.stories)
+    if graph:
+        step("stories and their dependencies (Mermaid, as in the tracking comment):\n" + graph)
     planning_branch = gitlib.current_branch(playbook_dir)
     gitlib.git(playbook_dir, "switch", "-q", "main")
-    gitlib.git(playbook_dir, "merge", "-q", "--no-ff", planning_branch, "-m", f"Merge planning PR ({planning_branch})")
-    merge_sha = gitlib.head(playbook_dir) or ""
-    step(f"merged the planning branch into main at {merge_sha[:10]} (the story PR)")
 
     config = load_config(playbook_dir)
-    ws = gitlib.GitWorkspace(playbook_dir, "main")
-    ready = [artifacts.story_from_text(ws.read(s.path) or "", path=s.path) for s in state.stories]
-    dispatches = plan_dispatches([s for s in ready if s.status == "ready-for-dev"], config,
-                                 playbook_repo="demo/homelab-playbook", merge_sha=merge_sha)
-    outbox = workdir / "dispatches"
-    outbox.mkdir()
-    for d in dispatches:
-        (outbox / f"{d.payload['key'][:12]}.json").write_text(json.dumps({"event_type": "bmad-story",
-                                                                          "client_payload": d.payload}, indent=2))
-        step(f"dispatch: story {d.story.id} → {d.repo} ({d.kind}, order {d.payload['order']})")
-    pipeline.update_stories(ws, {d.story.path: {"status": "in-progress"} for d in dispatches},
-                            "bmad: dispatch stories")
+    delivery_settings = demo_settings(playbook_dir, settings)
+    repos = {kind: (config.target(kind).repo, path) for kind, path in targets.items()}
 
-    dev_agent = offline_agent if agent == "offline" else claude_agent(settings)
-    for d in dispatches:
-        repo = targets[d.kind]
-        branch = story_branch(d.story.path, d.story.id)
-        before = gitlib.git(repo, "rev-parse", "HEAD^{tree}").strip()
-        gitlib.git(repo, "switch", "-q", "-c", branch)
-        step(f"dev: {dev_agent(d.story, d.kind, repo, playbook_dir)} on {repo.name}:{branch}")
-        changed = [line[3:] for line in gitlib.git(repo, "status", "--porcelain", "-uall").splitlines()]
-        stack_dirs = sorted({"/".join(p.split("/")[:2]) for p in changed if p.startswith("stacks/")})
-        for stack in stack_dirs:
-            findings = check_path(repo / stack, "apps")
-            errors = [f for f in findings if f.severity == "error"]
+    def runner_for(story: artifacts.Story, kind: str) -> Any:
+        return offline_runner(story, kind) if agent == "offline" else None  # None: the Claude Code CLI
+
+    delivered = deliver(playbook_dir=playbook_dir, targets=repos, settings=delivery_settings, config=config,
+                        planning_branch=planning_branch, runner_for=runner_for, step=step,
+                        log=lambda m: echo(f"    … {m}"), scratch_root=workdir / "dev")
+    final = gitlib.GitWorkspace(playbook_dir, "main")
+    stories = [artifacts.story_from_text(final.read(s.path) or "", path=s.path) for s in state.stories]
+    not_done = [s.id for s in stories if s.status != "done"]
+    if not_done:
+        raise PolicyError(f"stories {', '.join(not_done)} are not done after delivery",
+                          fix="this is a bug in the demo; see the steps above")
+    for kind, path in targets.items():
+        for stack in sorted(p for p in (path / "stacks").glob("*") if p.is_dir()) if kind == "apps" else []:
+            errors = [f for f in check_path(stack, "apps") if f.severity == "error"]
             if errors:
                 raise PolicyError(f"playbook check failed on {stack}",
                                   violations=[f"{f.rule}: {f.file}:{f.line} {f.message}" for f in errors])
-            step(f"check: playbook check {stack} — passed ({len(findings)} findings, 0 errors)")
-        gitlib.git(repo, "add", "-A")
-        gitlib.git(repo, "commit", "-q", "-m", f"bmad: story {d.story.id} {d.story.title}")
-        gitlib.git(repo, "switch", "-q", "main")
-        gitlib.git(repo, "merge", "-q", "--no-ff", branch, "-m", f"Merge IaC PR for story {d.story.id} ({branch})")
-        merged = gitlib.head(repo) or ""
-        step(f"merged the IaC branch into {repo.name} main at {merged[:10]} (GitOps would deploy now)")
-        prs = [{"target": d.kind, "repo": d.repo, "number": 1, "url": f"file://{repo}", "merged": True}]
-        registry_files, summary = _refreshed_registry(ws, repo, d.repo, merged)
-        pipeline.update_stories(ws, {d.story.path: {"status": "done", "pull_requests": prs}},
-                                f"bmad: story {d.story.id} deployed via {d.repo}", extra_files=registry_files)
-        step(f"story {d.story.id} marked done in the playbook (story file and sprint-status.yaml)")
-        step(f"topology: {summary} (same commit)")
-        gitlib.git(repo, "switch", "-q", "-c", "revert-check")
-        gitlib.git(repo, "revert", "--no-edit", "-m", "1", merged)
-        after = gitlib.git(repo, "rev-parse", "HEAD^{tree}").strip()
-        if after != before:
-            raise PolicyError(f"git revert of {merged[:10]} did not restore the previous tree in {repo.name}")
-        gitlib.git(repo, "switch", "-q", "main")
-        step(f"rollback: `git revert -m 1 {merged[:10]}` restores the previous tree (checked on branch revert-check)")
+            step(f"check: playbook check {stack.relative_to(workdir)} — passed")
+    from playbook.topology import registry
 
-    final = gitlib.GitWorkspace(playbook_dir, "main")
+    if (playbook_dir / registry.REGISTRY_PATH).is_file():
+        data = registry.load(playbook_dir / registry.REGISTRY_PATH)
+        services = [f"{s['name']} ({', '.join(s.get('hosts', []))}; ports "
+                    f"{', '.join(str(p['published']) + '/' + p['protocol'] for p in s.get('ports', []))})"
+                    for s in data["services"]]
+        step(f"topology: {registry.REGISTRY_PATH} lists " + "; ".join(services)
+             + " (refreshed by each bmad-deployed, in the commit that marks the story done)")
+    step(f"delivered {len(delivered)} pull request(s) in dependency order: "
+         + ", ".join(f"{d.story} ({d.kind})" for d in delivered) + f"; {PLAYBOOK_REPO} has every story done")
     report.artifacts = [p for p in final.list("_bmad-output") if p.endswith((".md", ".yaml"))]
-    report.stories = [{"id": s.id, "title": s.title, "target": s.target,
-                       "status": artifacts.story_from_text(final.read(s.path) or "", path=s.path).status, "path": s.path}
-                      for s in state.stories]
+    report.stories = [{"id": s.id, "title": s.title, "target": s.target, "status": s.status, "path": s.path}
+                      for s in stories]
+    report.delivered = [d.__dict__ for d in delivered]
     report.playbook_log = gitlib.git(playbook_dir, "log", "--oneline", "--graph", "--all")
     report.target_logs = {k: gitlib.git(p, "log", "--oneline", "--graph", "--all") for k, p in targets.items()}
     return report

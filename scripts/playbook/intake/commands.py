@@ -66,12 +66,17 @@ def _no_args(spec_usage: str) -> ArgParser:
 
 
 def _approve(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...], str, str | None]:
+    """``/approve [r<N>] [override]``: args are the revision (or '') and, when given, 'override'."""
     if not words:
         return (), "", None
-    match = REVISION.fullmatch(words[0]) if len(words) == 1 else None
-    if match is None:
-        return (), "", "usage: /approve [r<N>] — optionally name the revision you reviewed, e.g. /approve r2"
-    return (match.group(1),), "", None
+    override = words[-1] == "override"
+    rest = words[:-1] if override else words
+    match = REVISION.fullmatch(rest[0]) if len(rest) == 1 else None
+    if (rest and match is None) or len(rest) > 1:
+        return (), "", ("usage: /approve [r<N>] [override] — optionally name the revision you reviewed, e.g. "
+                        "/approve r2; `override` approves stories the readiness check did not pass")
+    revision = match.group(1) if match else ""
+    return ((revision, "override") if override else (revision,)), "", None
 
 
 def _revise(_words: list[str], text: str, limit: int) -> tuple[tuple[str, ...], str, str | None]:
@@ -107,10 +112,19 @@ def _dispatch(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...
     return (), "", "usage: /dispatch [story-id] — e.g. /dispatch 1.2, or /dispatch for every approved story"
 
 
+SKILL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def _run(words: list[str], _text: str, _limit: int) -> tuple[tuple[str, ...], str, str | None]:
+    if 1 <= len(words) <= 2 and SKILL_NAME.fullmatch(words[0]) and (len(words) == 1 or STORY_ID.fullmatch(words[1])):
+        return tuple(words), "", None
+    return (), "", "usage: /run <skill> [story-id] — e.g. /run validate-prd, or /run code-review 1.2 (/help lists the skills)"
+
+
 # The one table: the grammar, the argument checks and the /help text all come from it.
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("approve", "/approve [r<N>]", "approve the current phase (optionally the revision you read)", _approve,
-                runs_model=True),
+    CommandSpec("approve", "/approve [r<N>] [override]", "approve the current phase (optionally the revision you "
+                "read; `override` passes a failed readiness check)", _approve, runs_model=True),
     CommandSpec("revise", "/revise <what to change>", "regenerate the current phase with your feedback "
                 "(the rest of the comment counts)", _revise, runs_model=True),
     CommandSpec("retry", "/retry", "run the current phase again after a failure", _no_args("/retry"),
@@ -124,6 +138,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("cost", "/cost", "show token usage and estimated cost so far", _no_args("/cost")),
     CommandSpec("ops", "/ops <question>", "ask about the homelab: a read-only answer from the topology registry "
                 "and the repos (the rest of the comment counts)", _ops),
+    CommandSpec("run", "/run <skill> [story-id]", "run one skill on this request and commit its output", _run),
 )
 _BY_NAME = {spec.name: spec for spec in COMMANDS}
 
@@ -145,8 +160,8 @@ def parse_command(body: str, *, max_feedback_chars: int) -> Command | None:
     return Command(spec.name, args, text, error)
 
 
-def help_text() -> str:
-    """The /help reply, generated from ``COMMANDS``."""
+def help_text(runnable_skills: tuple[str, ...] = ()) -> str:
+    """The /help reply, generated from ``COMMANDS`` (and the skills `/run` can run)."""
     width = max(len(spec.usage) for spec in COMMANDS)
     lines = [
         "Commands (put one on the FIRST line of a new comment, lowercase; other lines are ignored, "
@@ -158,4 +173,7 @@ def help_text() -> str:
         "",
         "Only people with write, maintain or admin permission on this repository can run them.",
     ]
+    if runnable_skills:
+        lines += ["", "Skills you can `/run` (each commits `runs/<skill>.md` on the request branch):", "",
+                  ", ".join(f"`{name}`" for name in runnable_skills)]
     return "\n".join(lines)

@@ -24,7 +24,11 @@ from playbook.ports import PullRequest, Workspace
 
 
 def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha: str, loc: Located | None,
-          labels: tuple[str, ...], pull: PullRequest | None) -> int:
+          labels: tuple[str, ...], pull: PullRequest | None, explicit: bool = False,
+          parts: list[Any] | None = None) -> int:
+    """Dispatch the parts of ``stories`` their dependencies allow now (``delivery.order``), or the
+    ``parts`` a caller already chose."""
+    from playbook.delivery import order
     from playbook.delivery.dispatch import EVENT_STORY, plan_dispatches
 
     token = deps.settings.dispatch_token
@@ -33,15 +37,29 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
     stories, held = _hold_blocked(ws, stories, failures)
     for note in held:
         deps.log(note)
-    collisions = _story_collisions(ws, stories)
+    if parts is not None:
+        kept = {s.path for s in stories}
+        parts = [p for p in parts if p.story.path in kept]
+    siblings = _siblings(ws, stories)
+    collisions = artifacts.story_collisions(siblings) or order.problems(siblings)
     for problem in collisions:
         deps.log(f"not dispatching: {problem}")
     if collisions:
+        parts = []
+    elif parts is None:
+        parts = order.ready_parts(siblings, _fresh(stories, siblings), explicit=explicit)
+    for story in stories:
+        if not any(p.story.path == story.path for p in parts) and (why := order.waiting_for(story, siblings)):
+            deps.log(f"story {story.id} waits for {why}")
+    if collisions:
         failures.extend(collisions)
+    elif not parts:
+        pass
     elif not token:
         failures.append("BMAD_DISPATCH_TOKEN is not set")
     else:
-        for d in plan_dispatches(stories, deps.config, playbook_repo=deps.forge.repo, merge_sha=merge_sha):
+        for d in plan_dispatches(stories, deps.config, playbook_repo=deps.forge.repo, merge_sha=merge_sha,
+                                 parts=parts):
             try:
                 deps.make_remote_forge(d.repo, token).dispatch(d.repo, EVENT_STORY, d.payload)
                 sent.add(d.story.path)
@@ -54,7 +72,8 @@ def send(deps: Deps, ws: Workspace, stories: list[artifacts.Story], *, merge_sha
     if loc is not None:
         failure = None
         if failures:
-            fix = ("remove or renumber the colliding story files on the default branch, then /dispatch" if collisions
+            fix = ("remove or renumber the colliding story files on the default branch, or correct their "
+                   "depends_on (no unknown stories, no circles), then /dispatch" if collisions
                    else "set the BMAD_DISPATCH_TOKEN secret (a fine-grained PAT or App token with "
                    "Contents: write on the target repos), check playbook.yaml targets, then /dispatch")
             failure = tracking.Failure("Dispatch", "; ".join(failures)[:500], fix)
@@ -109,8 +128,8 @@ def _hold_blocked(ws: Workspace, stories: list[artifacts.Story],
     return keep, held
 
 
-def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str]:
-    """Collisions among all story files in the folders of the stories being dispatched."""
+def _siblings(ws: Workspace, stories: list[artifacts.Story]) -> list[artifacts.Story]:
+    """Every readable story file in the folders of the stories being dispatched (the whole request)."""
     present = []
     folders = sorted({s.path.rsplit("/", 1)[0] for s in stories})
     _prefetch(ws, [p for folder in folders for p in ws.list(folder) if artifacts.is_story_path(p)])
@@ -122,7 +141,13 @@ def _story_collisions(ws: Workspace, stories: list[artifacts.Story]) -> list[str
                 present.append(artifacts.story_from_text(ws.read(path) or "", path=path))
             except PlaybookError:
                 continue  # an unreadable file is reported where it is read; it holds no id to collide
-    return artifacts.story_collisions(present)
+    return present
+
+
+def _fresh(stories: list[artifacts.Story], siblings: list[artifacts.Story]) -> list[artifacts.Story]:
+    """``stories`` as the branch holds them now (a sibling read later wins over a stale copy)."""
+    by_path = {s.path: s for s in siblings}
+    return [by_path.get(s.path, s) for s in stories]
 
 
 def on_dispatch_merged(action: Any, deps: Deps) -> int:
@@ -179,7 +204,8 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
         deps.log(f"{payload['story_path']} is not on {base}; nothing to mark")
         return 0
     story = artifacts.story_from_text(text, path=payload["story_path"])
-    if story.issue != payload["issue"]:
+    # a local request (the demo) has no issue: its payloads name the request number (dispatch.plan_dispatches)
+    if (story.issue or int(story.request.split("-", 1)[0])) != payload["issue"]:
         raise PayloadError("bmad-deployed refused: the story belongs to another issue; nothing was changed",
                            fix="only the target workflow installed by `playbook init-target` sends bmad-deployed")
     if story.target not in (payload["target"], "both"):
@@ -202,19 +228,42 @@ def on_mark_deployed(action: Any, deps: Deps) -> int:
             if not (r["repo"] == spent["repo"] and r["pr"] == spent["pr"])] + [spent]
     changes = {"pull_requests": prs, "status": status, "dev_usage": runs}
     notice = ""
-    if any(story.metadata.get(k) != v for k, v in changes.items()):
+    changed = any(story.metadata.get(k) != v for k, v in changes.items())
+    if changed:
         registry_files, notice = _refreshed_registry(deps, ws, payload)
         pipeline.update_stories(ws, {story.path: changes},
                                 f"bmad: story {story.id} deployed via {payload['repo']}#{payload['pr']}",
                                 extra_files=registry_files)
+    loc = None
+    labels: tuple[str, ...] = ()
     if story.issue:
         try:
             issue = deps.forge.get_issue(story.issue)
+            loc, labels = locate(deps, issue.number, issue.title, comment_count=issue.comments), issue.labels
         except NotFoundError:
-            return 0
-        loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
+            loc = None
+    return _dispatch_unblocked(deps, ws, story, loc=loc, labels=labels, first_report=changed, notice=notice)
+
+
+def _dispatch_unblocked(deps: Deps, ws: Workspace, deployed: artifacts.Story, *, loc: Located | None,
+                        labels: tuple[str, ...], first_report: bool, notice: str = "") -> int:
+    """After a merge report: send what it unblocked — the next part of this story (only on the first
+    delivery of the report; a re-delivered one sends nothing twice) and stories that depended on it."""
+    from playbook.delivery import order
+
+    siblings = _siblings(ws, [deployed])
+    here = [s for s in siblings if s.path == deployed.path]
+    others = [s for s in siblings if s.path != deployed.path]
+    unblocked = (order.ready_parts(siblings, here, explicit=True) if first_report else []) + order.ready_parts(
+        siblings, others)
+    pull = deps.forge.find_pull(loc.branch) if loc else None
+    if unblocked:
+        deps.log("unblocked: " + ", ".join(f"story {p.story.id} ({p.kind})" for p in unblocked))
+        return send(deps, ws, [p.story for p in unblocked], merge_sha=ws.head() or "", loc=loc, labels=labels,
+                    pull=pull, parts=unblocked)
+    if loc is not None:
         state, broken = read_state(ws, loc)
-        update_tracking(deps, loc, ws, state, pull=deps.forge.find_pull(loc.branch), failure=broken, notice=notice)
+        update_tracking(deps, loc, ws, state, pull=pull, failure=broken, notice=notice)
     return 0
 
 
@@ -267,6 +316,7 @@ def _refreshed_registry(deps: Deps, ws: Workspace, payload: Any) -> tuple[dict[s
 
 def on_reconcile(action: Any, deps: Deps) -> int:
     """Dispatch stories that are ready-for-dev on the default branch (e.g. merged by automation)."""
+    from playbook.delivery.order import awaiting_dispatch
     from playbook.delivery.payloads import safe_story_path
 
     base = deps.forge.default_branch()
@@ -281,7 +331,7 @@ def on_reconcile(action: Any, deps: Deps) -> int:
             except PlaybookError as exc:
                 deps.log(f"skipping {path}: {exc.message.splitlines()[0]}")
                 continue
-            if story.status == "ready-for-dev":
+            if awaiting_dispatch(story):  # never sent, or the apps part of a `both` story whose infra merged
                 by_issue.setdefault(story.issue, []).append(story)
     if not by_issue:
         deps.log("reconcile: every story is dispatched")

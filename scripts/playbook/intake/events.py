@@ -21,6 +21,7 @@ from playbook.intake.authz import is_bot
 from playbook.intake.commands import Command, parse_command
 
 PLANNING_BRANCH_PREFIX = "bmad/"
+QUICK_LABEL = "bmad:quick"  # planning.phases.QUICK_LABEL (events stay free of planning imports)
 STORY_BRANCH_PREFIX = "bmad/story-"
 STORY_EVENT = "bmad-story"
 DEPLOYED_EVENT = "bmad-deployed"
@@ -374,10 +375,11 @@ def _decide_issue(event: IssueEvent, *, bot_login: str, phase_label: str) -> Act
         return Ignore("issue event on a pull request")
     if is_bot(event.sender, event.sender_type, bot_login=bot_login):
         return Ignore(f"issue #{event.number}: event sent by a bot or app")
-    if event.action == "opened" and phase_label in event.labels:
-        return StartRequest(event.number, event.sender, event.sender_type)
-    if event.action == "labeled" and event.label == phase_label:
-        return StartRequest(event.number, event.sender, event.sender_type)
+    for label in (phase_label, QUICK_LABEL):  # the full plan, or the quick flow
+        if event.action == "opened" and label in event.labels:
+            return StartRequest(event.number, event.sender, event.sender_type)
+        if event.action == "labeled" and event.label == label:
+            return StartRequest(event.number, event.sender, event.sender_type)
     return Ignore(f"issue #{event.number}: not a new request")
 
 

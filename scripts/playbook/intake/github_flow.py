@@ -31,6 +31,7 @@ LABELS: tuple[LabelSpec, ...] = (
     LabelSpec("bmad:prd", "1d76db", "BMAD: PRD phase"),
     LabelSpec("bmad:architecture", "1d76db", "BMAD: Architecture phase"),
     LabelSpec("bmad:stories", "1d76db", "BMAD: Epics & Stories phase"),
+    LabelSpec("bmad:quick", "c5def5", "BMAD: quick flow for a small change (applying it starts a quick spec)"),
     LabelSpec("bmad:working", "fbca04", "BMAD: a workflow run is working on this"),
     LabelSpec("bmad:awaiting-approval", "0e8a16", "BMAD: a draft awaits /approve or /revise"),
     LabelSpec("bmad:failed", "d93f0b", "BMAD: the last step failed; see the tracking comment"),
@@ -229,9 +230,12 @@ def _blob_url(deps: Deps, ws: Workspace) -> str:
 
 def update_tracking(deps: Deps, loc: Located, ws: Workspace, state: RequestState | None, *,
                     pull: PullRequest | None = None, failure: tracking.Failure | None = None, notice: str = "") -> None:
+    from playbook.planning import readiness
+
     body = tracking.render(
         state, request=loc.request, branch=loc.branch, title=loc.title, blob_url=_blob_url(deps, ws),
         pr=pull.number if pull else None, run_url=deps.settings.run_url, failure=failure, notice=notice,
+        readiness=readiness.load(ws, state) if state is not None else None,
     )
     if loc.tracking is None:
         # A new tracking comment: the comments before it are history, not commands to replay.
@@ -266,7 +270,8 @@ def save_queue(deps: Deps, loc: Located) -> None:
 def sync_labels(deps: Deps, issue: int, current: tuple[str, ...], state: RequestState | None, status: str) -> None:
     desired: set[str] = {status} if status else set()
     if state is None:
-        desired.add(SPEC[Phase.BRIEF].label)  # nothing generated yet: keep the request's trigger label
+        if "bmad:quick" not in current:
+            desired.add(SPEC[Phase.BRIEF].label)  # nothing generated yet: keep the request's trigger label
     elif state.stage is not Stage.CANCELLED:
         phase = state.current.phase if state.current else Phase.STORIES
         desired.add(SPEC[phase].label)

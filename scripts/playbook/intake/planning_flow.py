@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.errors import MissingSecretError, NotFoundError, PlaybookError, StateError
+from playbook.intake import skill_flow
 from playbook.intake.github_flow import (
     LABELS,
     Deps,
@@ -43,9 +44,13 @@ def on_start(action: Any, deps: Deps) -> int:
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
-    if issue.state != "open" or issue.locked or "bmad:brief" not in issue.labels:
-        deps.log(f"issue #{issue.number} is closed, locked or no longer labeled bmad:brief; nothing to do")
+    from playbook.planning.phases import QUICK_LABEL
+
+    if issue.state != "open" or issue.locked or not {"bmad:brief", QUICK_LABEL} & set(issue.labels):
+        deps.log(f"issue #{issue.number} is closed, locked or no longer labeled bmad:brief or {QUICK_LABEL}; "
+                 "nothing to do")
         return 0
+    flow = "quick" if QUICK_LABEL in issue.labels and "bmad:brief" not in issue.labels else "full"
     sender = getattr(action, "sender", "") or issue.author
     sender_type = getattr(action, "sender_type", "User") or "User"
     decision = authorize(deps, sender, sender_type)
@@ -66,7 +71,7 @@ def on_start(action: Any, deps: Deps) -> int:
     body, truncated = clean_untrusted(issue.body or "", deps.config.limits.request_chars)
     try:
         pipeline.start(ws, deps.make_planner(), request=loc.request, issue=issue.number, title=title, body=body,
-                       source="github", truncated=truncated, trigger=f"issue:{issue.number}")
+                       source="github", truncated=truncated, trigger=f"issue:{issue.number}", flow=flow)
     except PlaybookError as exc:
         finish(deps, loc, ws, pull, issue.labels, failure=failure_from(SPEC[Phase.BRIEF].title, exc))
         deps.log(f"brief failed: {exc}")
@@ -173,9 +178,10 @@ def _handle(action: Any, deps: Deps, loc: Located, issue: Any) -> int:
         finish(deps, loc, ws, pull, issue.labels, failure=broken)
         return 0
     if state is None:
-        if command.name in ("retry",) and "bmad:brief" in issue.labels:
+        if command.name in ("retry",) and {"bmad:brief", "bmad:quick"} & set(issue.labels):
             return on_start(_StartFromCommand(issue.number, action.author, action.author_type), deps)
-        reply_once(deps, loc, action.comment_id, "There is no request on this issue yet: add the `bmad:brief` label.")
+        reply_once(deps, loc, action.comment_id, "There is no request on this issue yet: add the `bmad:brief` label "
+                   "(or `bmad:quick` for a small change).")
         return 0
     outcome = command_outcome(command.name, state.stage)
     return COMMAND_HANDLERS.get(outcome, _refuse)(action, deps, loc, ws, pull, state, issue.labels)
@@ -203,7 +209,7 @@ def _info(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReques
 
     name = action.command.name
     if name == "help":
-        reply_once(deps, loc, action.comment_id, help_text())
+        reply_once(deps, loc, action.comment_id, help_text(skill_flow.runnable_skill_names(deps)))
     elif name == "cost":
         from playbook.intake import tracking
         from playbook.planning import ledger
@@ -234,8 +240,17 @@ def _approve(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: PullReq
     current = state.current
     assert current is not None
     args = action.command.args
-    expected = int(args[0].lstrip("r")) if args else None
+    expected = int(args[0].lstrip("r")) if args and args[0] else None
+    override = "override" in args[1:]
     written_at = action.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if current.phase is Phase.STORIES and not override:
+        from playbook.planning import readiness
+
+        refusal = readiness.gate(readiness.load(ws, state))
+        if refusal:
+            reply_once(deps, loc, action.comment_id, f"Not approved — {refusal}.")
+            finish(deps, loc, ws, pull, labels)
+            return 0
     from playbook.planning.batched import BatchedWorkspace
 
     batched = BatchedWorkspace(ws)  # the approval and the next draft: one commit (finish flushes it)
@@ -344,14 +359,22 @@ def _dispatch_cmd(action: Any, deps: Deps, loc: Located, ws: Workspace, pull: Pu
         return 0
     wanted = action.command.args[0] if action.command.args else None
     from playbook.delivery.dispatch import DISPATCHABLE
+    from playbook.delivery.order import awaiting_dispatch
 
-    stories = [s for s in state.stories if (wanted is None or s.id == wanted) and s.status in DISPATCHABLE]
+    stories = [s for s in state.stories if (wanted is None or s.id == wanted)
+               and (s.status in DISPATCHABLE or awaiting_dispatch(s))]
     if not stories:
         reply_once(deps, loc, action.comment_id, "No dispatchable story (ready-for-dev or in-progress) matches.")
         return 0
+    from playbook.delivery import order
     from playbook.intake.delivery_flow import send
 
-    return send(deps, ws, stories, merge_sha=ws.head() or "", loc=loc, labels=labels, pull=pull)
+    siblings = list(state.stories)
+    if wanted is not None and not order.ready_parts(siblings, stories, explicit=True):
+        why = order.waiting_for(stories[0], siblings) or "nothing it may send now"
+        reply_once(deps, loc, action.comment_id, f"Story {wanted} is not dispatched yet: it waits for {why}.")
+        return 0
+    return send(deps, ws, stories, merge_sha=ws.head() or "", loc=loc, labels=labels, pull=pull, explicit=True)
 
 
 COMMAND_HANDLERS: dict[str, Callable[..., int]] = {
@@ -364,6 +387,7 @@ COMMAND_HANDLERS: dict[str, Callable[..., int]] = {
     "route": _route,
     "dispatch": _dispatch_cmd,
     "refuse": _refuse,
+    "run-skill": skill_flow.on_run,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from playbook.planning import artifacts
 from playbook.planning.phases import ALWAYS_ALLOWED, COMMAND_TABLE, Stage
@@ -13,7 +14,7 @@ MARKER_PREFIX = "<!-- bmad-tracking:v1"
 MARKER_RE = re.compile(r"<!-- bmad-tracking:v1 request=(?P<request>[0-9]+-[a-z0-9-]+) branch=(?P<branch>bmad/[0-9]+-[a-z0-9-]+) -->")
 BODY_LIMIT = 60_000
 
-ICONS = {"approved": "✅", "draft": "📝", None: "⏳"}
+ICONS = {"approved": "✅", "draft": "📝", "skipped": "➖", None: "⏳"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def phase_rows(state: RequestState, blob_url: str) -> list[dict[str, str]]:
 
     rows = []
     for p in state.phases:
-        status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval"}.get(
+        status = {"approved": f"approved by {p.approved_by or 'owner'}", "draft": "draft — awaiting approval",
+                  "skipped": "not part of the quick flow"}.get(
             p.status or "", "not started")
         spent = ledger.add(p.usage, p.spent_before)
         revisions = f" (r1–r{p.revision})" if p.exists and p.revision > 1 else ""
@@ -110,6 +112,7 @@ def render(
     run_url: str = "",
     failure: Failure | None = None,
     notice: str = "",
+    readiness: Any = None,
 ) -> str:
     """Markdown for the tracking comment; ``blob_url`` is ``{server}/{repo}/blob/{commit}``.
 
@@ -130,7 +133,11 @@ def render(
     allowed = ["/status", "/help"]
     notes: list[str] = []
     dev = None
+    graph = ""
     if state is not None:
+        from playbook.delivery.order import waiting_for
+        from playbook.intake import story_graph
+
         phases = phase_rows(state, blob_url)
         for s in state.stories:
             prs = s.metadata.get("pull_requests") or []
@@ -138,15 +145,18 @@ def render(
                 "id": s.id, "title": neutralize_for_github(s.title), "target": s.target, "status": story_status(s),
                 "link": f"{blob_url}/{s.path}",
                 "prs": ", ".join(f"[{pr_['repo']}#{pr_['number']}]({pr_['url']})" for pr_ in prs) or "—",
+                "waits": neutralize_for_github(waiting_for(s, state.stories)) or "—",
             })
+        graph = story_graph.render(state.stories) if 1 < len(state.stories) <= story_graph.MAX_NODES else ""
         total = state.usage
         total_tokens = ledger.tokens_text(total)
         total_cost = ledger.cost_text(total)
         stage = state.stage.value
         next_step = _next_step(state, pr)
-        allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch") else
+        allowed = [f"`/{c}`" if c not in ("revise", "route", "dispatch", "run") else
                    {"revise": "`/revise <feedback>`", "route": "`/route <story> infra|apps|both`",
-                    "dispatch": "`/dispatch [story]`"}[c] for c in allowed_commands(state.stage)]
+                    "dispatch": "`/dispatch [story]`", "run": "`/run <skill> [story]`"}[c]
+                   for c in allowed_commands(state.stage)]
         notes = ledger_notes(state)
         dev = dev_row(state)
     counts: dict[str, int] = {}
@@ -171,6 +181,10 @@ def render(
         "collapse": len(stories) > COLLAPSE_STORIES,
         "story_summary": f"{len(stories)}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
         "sprint_status_link": f"{blob_url}/{artifacts.sprint_status_path(request)}",
+        "graph": graph,
+        "readiness": _readiness_view(readiness, blob_url, neutralize_for_github,
+                                     holding=state is not None and state.current is not None
+                                     and state.current.phase.value == "stories"),
     }
     shown = len(stories)
     while True:
@@ -191,3 +205,28 @@ def story_status(story: artifacts.Story) -> str:
              for r in story.metadata.get("dev_runs") or [] if r.get("outcome") != "ready"]
     text = story.status + "".join(f" · {n}" for n in notes)
     return neutralize_for_github(text).replace("|", "\\|").replace("\n", " ")
+
+
+READINESS_LABELS = {
+    "ready": "✅ ready",
+    "ready-with-fixes": "⚠️ ready with fixes",
+    "not-ready": "⛔ not ready",
+    "unknown": "❔ no verdict",
+    "missing": "⏳ not run yet",
+}
+
+
+def _readiness_view(readiness: Any, blob_url: str, neutralize: Any, *, holding: bool) -> dict[str, Any] | None:
+    """The readiness verdict of the stories draft (``planning.readiness.Readiness``) for the template."""
+    if readiness is None:
+        return None
+    label = READINESS_LABELS.get(readiness.verdict, readiness.verdict)
+    if readiness.verdict != "missing" and not readiness.current:
+        label = "⏳ not run on the current draft"
+    return {
+        "label": label,
+        "link": f"{blob_url}/{readiness.path}" if readiness.verdict != "missing" else "",
+        "model": readiness.model,
+        "blockers": [neutralize(b) for b in readiness.blockers],
+        "gate": holding and not readiness.passes,
+    }

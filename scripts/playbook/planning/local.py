@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playbook.adapters import git as gitlib
 from playbook.config import Config, load_config
@@ -216,8 +217,9 @@ def _tracked(repo: Path, path: str) -> bool:
 # --------------------------------------------------------------------------- steps
 
 
-def plan(repo: Path, text: str, planner: pipeline.Planner) -> PlanResult:
-    """Create bmad/<id>-<slug> from the default branch and draft the Product Brief on it."""
+def plan(repo: Path, text: str, planner: pipeline.Planner, *, flow: str = "full") -> PlanResult:
+    """Create bmad/<id>-<slug> from the default branch and draft the Product Brief (quick flow: the quick
+    spec) on it."""
     from playbook.sanitize import clean_untrusted, slugify
 
     repo = checkout_root(repo)
@@ -237,7 +239,7 @@ def plan(repo: Path, text: str, planner: pipeline.Planner) -> PlanResult:
         gitlib.git(repo, "switch", "-q", "-c", branch, base)
         ws = gitlib.GitWorkspace(repo, branch)
         step = pipeline.start(ws, planner, request=request, issue=None, title=title, body=body, source="local",
-                              truncated=truncated)
+                              truncated=truncated, flow=flow)
     return PlanResult(step, branch, base, truncated, len(body))
 
 
@@ -286,12 +288,15 @@ def _record_hand_edit(s: Session, planner: pipeline.Planner, state: RequestState
 
 
 def approve(repo: Path, planner: pipeline.Planner, *, approver: str = "local",
-            revision: int | None = None) -> ApproveResult:
+            revision: int | None = None, override: bool = False) -> ApproveResult:
     """Approve the current draft, then generate the next phase (if any) — all or nothing.
 
     ``revision`` (from ``approve r<N>``) must be the current draft's revision. A hand-edited
-    draft is recorded as its own revision instead, and nothing is approved.
+    draft is recorded as its own revision instead, and nothing is approved. The stories are held
+    by the readiness gate (``planning.readiness``) unless ``override``.
     """
+    from playbook.planning import readiness
+
     s = session(repo)
     state = load_state(s.workspace, s.request)
     if state.stage is not Stage.AWAITING_APPROVAL:
@@ -299,6 +304,11 @@ def approve(repo: Path, planner: pipeline.Planner, *, approver: str = "local",
                          fix=LOCAL_HINT.get(state.stage, "`playbook status` shows what is next"))
     draft = state.current
     assert draft is not None
+    refusal = None if override else readiness.gate(readiness.load(s.workspace, state))
+    if refusal and _hand_edited(s.repo, draft) is None:
+        raise StateError(f"not approved: {refusal.replace('`/approve override`', '`playbook approve --override`')}",
+                         fix="`playbook revise \"<feedback>\"`, `playbook skills run check-implementation-readiness`, "
+                         "or `playbook approve --override`")
     edited = _hand_edited(s.repo, draft)
     if edited is not None:
         how, text = edited
@@ -410,3 +420,15 @@ def _summarise(repo: Path, ref: str, branch: str, request: str, *, checked_out: 
                           phase=current.phase.value if current else None,
                           revision=current.revision if current else 0, next=steps,
                           cost_usd=round(float(state.usage["cost_usd"]), 6), checked_out=checked_out)
+
+
+def run_skill(repo: Path, planner: pipeline.Planner, name: str, *, story_id: str | None = None,
+              print_prompt: bool = False) -> Any:
+    """`playbook skills run`: one skill against the request on the current branch (one commit)."""
+    from playbook.planning import skill_run
+
+    s = session(repo)
+    state = load_state(s.workspace, s.request)
+    if print_prompt:
+        return skill_run.render(name, s.workspace, state, planner, story_id=story_id)
+    return skill_run.run(name, s.workspace, state, planner, story_id=story_id, trigger="local")

@@ -33,6 +33,17 @@ PHASES: tuple[PhaseSpec, ...] = (
 )
 
 SPEC: dict[Phase, PhaseSpec] = {s.phase: s for s in PHASES}
+
+# The quick flow (label bmad:quick) for small changes: no brief, PRD or architecture; one quick spec
+# (skill quick-spec, answering with the same plan JSON) is the Epics & Stories draft.
+FLOWS = ("full", "quick")
+QUICK_LABEL = "bmad:quick"
+QUICK_SKILL = "quick-spec"
+QUICK_SKIPPED: tuple[Phase, ...] = (Phase.BRIEF, Phase.PRD, Phase.ARCHITECTURE)
+
+
+def skill_for(phase: Phase, flow: str) -> str:
+    return QUICK_SKILL if flow == "quick" and phase is Phase.STORIES else SPEC[phase].skill
 ORDER: tuple[Phase, ...] = tuple(s.phase for s in PHASES)
 
 # Which approved artifacts feed each phase (in priority order for the context budget).
@@ -72,6 +83,9 @@ COMMAND_TABLE: dict[tuple[str, Stage], str] = {
     ("cancel", Stage.AWAITING_APPROVAL): "cancel",
     ("route", Stage.COMPLETE): "route",
     ("dispatch", Stage.COMPLETE): "dispatch",
+    ("run", Stage.NEW): "run-skill",
+    ("run", Stage.AWAITING_APPROVAL): "run-skill",
+    ("run", Stage.COMPLETE): "run-skill",
 }
 ALWAYS_ALLOWED = frozenset({"status", "help", "cost", "ops"})
 

@@ -47,6 +47,7 @@ class Planner:
     secrets: tuple[str, ...] = ()
     clock: Callable[[], str] = now_iso
     progress: Callable[[str], None] = lambda message: None
+    readiness_gate: bool = True  # every stories draft is checked by check-implementation-readiness
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def load_planner_inputs(root: Path) -> tuple[list[dict[str, str]], str]:
 
 
 def new_request_files(*, request: str, issue: int | None, title: str, body: str, source: str,
-                      created: str, truncated: bool) -> dict[str, str]:
+                      created: str, truncated: bool, flow: str = "full") -> dict[str, str]:
     meta: dict[str, Any] = {
         "schema_version": artifacts.SCHEMA_VERSION,
         "kind": "request",
@@ -90,30 +91,36 @@ def new_request_files(*, request: str, issue: int | None, title: str, body: str,
     }
     if truncated:
         meta["truncated"] = True
+    if flow != "full":
+        meta["flow"] = flow
     path = request_path(request)
     return {path: artifacts.render(meta, body or "(no description)", "request", source=path)}
 
 
 def start(ws: Workspace, planner: Planner, *, request: str, issue: int | None, title: str, body: str,
-          source: str, truncated: bool = False, trigger: str = "") -> StepResult:
-    """Record the request and generate the Product Brief, in one commit. Idempotent."""
+          source: str, truncated: bool = False, trigger: str = "", flow: str = "full") -> StepResult:
+    """Record the request and generate its first draft (the Product Brief, or the quick spec), in one
+    commit. Idempotent."""
     if ws.read(request_path(request)) is not None:
         state = load_state(ws, request)
-        brief = state.phase(Phase.BRIEF)
-        if brief.exists:
-            return StepResult(request, Phase.BRIEF, brief.revision, None, (), noop=True)
+        first = state.current
+        if first is not None and first.exists:
+            return StepResult(request, first.phase, first.revision, None, (), noop=True)
         return generate(ws, planner, state, trigger=trigger)
     files = new_request_files(request=request, issue=issue, title=title, body=body, source=source,
-                              created=planner.clock(), truncated=truncated)
+                              created=planner.clock(), truncated=truncated, flow=flow)
+    from playbook.planning.phases import QUICK_SKIPPED
+
     provisional = RequestState(request, issue, title, body, "active", planner.clock(),
-                               tuple(_empty_phase(request, p) for p in ORDER), ())
+                               tuple(_empty_phase(request, p, skipped=flow == "quick" and p in QUICK_SKIPPED)
+                                     for p in ORDER), (), flow=flow)
     return generate(ws, planner, provisional, extra_files=files, trigger=trigger)
 
 
-def _empty_phase(request: str, phase: Phase) -> Any:
+def _empty_phase(request: str, phase: Phase, *, skipped: bool = False) -> Any:
     from playbook.planning.state import PhaseState
 
-    return PhaseState(phase, phase_path(request, phase), exists=False)
+    return PhaseState(phase, phase_path(request, phase), exists=False, status="skipped" if skipped else None)
 
 
 # --------------------------------------------------------------------------- generate
@@ -128,16 +135,19 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
                          fix="merge the planning PR, or open a new request")
     phase = current.phase
     spec = SPEC[phase]
-    skill = planner.skills.get(spec.skill)
+    from playbook.planning.phases import skill_for
+
+    skill_name = skill_for(phase, state.flow)
+    skill = planner.skills.get(skill_name)
     if skill is None:
         from playbook.errors import SkillError
 
-        raise SkillError(f"skill {spec.skill!r} is missing from skills/", fix=f"restore skills/{spec.skill}/SKILL.md")
+        raise SkillError(f"skill {skill_name!r} is missing from skills/", fix=f"restore skills/{skill_name}/SKILL.md")
     revision = current.revision + 1
     via = "the offline planner" if planner.router.offline else f"{skill.model} (fallbacks: playbook.yaml)"
     planner.progress(f"{spec.title}: generating revision {revision} with {via} …")
 
-    inputs = [state.phase(p) for p in INPUTS[phase]]
+    inputs = [state.phase(p) for p in INPUTS[phase] if state.phase(p).status != "skipped"]
     pieces = [
         context.Piece("request", state.body, required=True),
         context.Piece("feedback", feedback, required=True),
@@ -164,6 +174,7 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
         "artifacts": artifact_texts,
         "story": {"id": "", "title": "", "body": ""},
         "patterns": patterns,
+        "examples": "",
         "topology": fitted.texts.get("topology", ""),
         "feedback": feedback,
         "previous": fitted.texts.get("previous", ""),
@@ -223,6 +234,13 @@ def generate(ws: Workspace, planner: Planner, state: RequestState, *, feedback: 
     else:
         body = clean_markdown(routed.response.text)
     files[current.path] = artifacts.render(meta, body, "phase", source=current.path)
+    if phase == Phase.STORIES and planner.readiness_gate and state.flow != "quick":
+        from playbook.planning import readiness
+
+        path, report = readiness.assess_draft(ws, planner, state, epics_path=current.path,
+                                              epics_text=str(files[current.path]), epics_body=body,
+                                              stories=new_stories, revision=revision)
+        files[path] = report  # the draft and its readiness report land in one commit
 
     verb = "revise" if feedback else "draft"
     message = (f"bmad({state.request}): {verb} {spec.title} r{revision}\n\n"

@@ -52,7 +52,7 @@ WRITES = ("brief", "prd", "ux-design", "architecture", "epics", "story", "resear
 OUTPUTS = ("markdown", "json")
 
 # Every render receives exactly these top-level variables.
-VARIABLES = ("request", "artifacts", "story", "patterns", "topology", "feedback", "previous", "revision")
+VARIABLES = ("request", "artifacts", "story", "patterns", "examples", "topology", "feedback", "previous", "revision")
 ARTIFACT_KEYS = ("brief", "prd", "ux_design", "architecture", "epics", "research", "project_context")
 
 # Headings the four phase skills must ask for; downstream readers and reviewers rely on them.
@@ -354,6 +354,7 @@ def sample_variables() -> dict[str, Any]:
         "story": {"id": "1.1", "title": f"Example story {_UNTRUSTED_MARK}",
                   "body": f"Example story body. {_UNTRUSTED_MARK}"},
         "patterns": [{"name": "example-pattern", "title": "Example pattern", "body": "Follow the example convention."}],
+        "examples": "### stacks/example/docker-compose.yml\n\n(example file)\n",
         "topology": "nodes: []\nservices: []\n",
         "feedback": f"Example revision feedback. {_UNTRUSTED_MARK}",
         "previous": "(example previous revision)",
@@ -369,6 +370,7 @@ def blank_variables() -> dict[str, Any]:
         "artifacts": {key: "" for key in ARTIFACT_KEYS},
         "story": {"id": "", "title": "", "body": ""},
         "patterns": [],
+        "examples": "",
         "topology": "",
         "feedback": "",
         "previous": "",

@@ -7,7 +7,7 @@ from typing import Any
 
 from playbook.errors import StateError
 from playbook.planning import artifacts
-from playbook.planning.phases import ORDER, SPEC, Phase, Stage, next_phase
+from playbook.planning.phases import ORDER, QUICK_SKIPPED, SPEC, Phase, Stage, next_phase
 from playbook.ports import Workspace
 
 
@@ -32,7 +32,7 @@ class PhaseState:
 
     @property
     def approved(self) -> bool:
-        return self.status == "approved"
+        return self.status in ("approved", "skipped")  # skipped: not part of the quick flow
 
     @property
     def title(self) -> str:
@@ -49,6 +49,8 @@ class RequestState:
     created: str
     phases: tuple[PhaseState, ...]
     stories: tuple[artifacts.Story, ...]
+    flow: str = "full"  # "quick": label bmad:quick, the Epics & Stories phase only (phases.QUICK_SKIPPED)
+    run_usages: tuple[dict[str, Any], ...] = ()  # committed skill runs (runs/<skill>.md): readiness, /run
 
     def phase(self, phase: Phase) -> PhaseState:
         return next(p for p in self.phases if p.phase == phase)
@@ -76,7 +78,7 @@ class RequestState:
         the dev runs reported back; ``unknown`` is set when some call reported no usage."""
         from playbook.planning import ledger
 
-        return ledger.add(self.planning_usage, self.dev_usage)
+        return ledger.add(self.planning_usage, self.dev_usage, *self.run_usages)
 
     @property
     def planning_usage(self) -> dict[str, Any]:
@@ -125,9 +127,13 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
         raise StateError(f"no request {request!r} on branch {workspace.branch}",
                          fix="start the request first (label the issue bmad:brief, or `playbook plan`)")
     meta, body = artifacts.parse(text, "request", source=req_path)
+    flow = meta.get("flow", "full")
     phases = []
     for phase in ORDER:
         path = phase_path(request, phase)
+        if flow == "quick" and phase in QUICK_SKIPPED:
+            phases.append(PhaseState(phase, path, exists=False, status="skipped"))
+            continue
         doc = workspace.read(path)
         if doc is None:
             phases.append(PhaseState(phase, path, exists=False))
@@ -172,4 +178,22 @@ def load_state(workspace: Workspace, request: str) -> RequestState:
         created=meta["created"],
         phases=tuple(phases),
         stories=tuple(stories),
+        flow=flow,
+        run_usages=_run_usages(workspace, request),
     )
+
+
+def _run_usages(workspace: Workspace, request: str) -> tuple[dict[str, Any], ...]:
+    """The usage of every committed skill run of the request (an unreadable one counts as unknown)."""
+    from playbook.errors import ArtifactError
+
+    prefix = f"{artifacts.planning_dir(request)}/runs/"
+    usages: list[dict[str, Any]] = []
+    for path in sorted(p for p in workspace.list(prefix.rstrip("/")) if p.startswith(prefix) and p.endswith(".md")):
+        try:
+            meta, _ = artifacts.parse(workspace.read(path) or "", "skill-run", source=path)
+        except ArtifactError:
+            usages.append({"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "unknown": True})
+            continue
+        usages.append(dict(meta["usage"]))
+    return tuple(usages)

@@ -91,7 +91,6 @@ def parse_plan(text: str) -> dict[str, Any]:
 
 def _semantic_problems(plan: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
-    ids: list[str] = []
     epic_numbers = [e["number"] for e in plan["epics"]]
     if len(set(epic_numbers)) != len(epic_numbers):
         problems.append("epic numbers repeat")
@@ -99,16 +98,11 @@ def _semantic_problems(plan: Mapping[str, Any]) -> list[str]:
         numbers = [s["number"] for s in epic["stories"]]
         if len(set(numbers)) != len(numbers):
             problems.append(f"epic {epic['number']}: story numbers repeat")
-        ids.extend(f"{epic['number']}.{n}" for n in numbers)
-    known = set(ids)
-    for epic in plan["epics"]:
-        for story in epic["stories"]:
-            sid = f"{epic['number']}.{story['number']}"
-            for dep in story["depends_on"]:
-                if dep not in known:
-                    problems.append(f"story {sid}: depends on unknown story {dep}")
-                if dep == sid:
-                    problems.append(f"story {sid}: depends on itself")
+    from playbook.planning.dependencies import graph_problems
+
+    edges = {f"{epic['number']}.{story['number']}": list(story["depends_on"])
+             for epic in plan["epics"] for story in epic["stories"]}
+    problems.extend(graph_problems(edges))
     return problems
 
 

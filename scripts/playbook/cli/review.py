@@ -1,0 +1,117 @@
+"""`playbook review` (read-only, no GitHub token) and `playbook post-review` (posts the COMMENT review)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from playbook.settings import Settings
+
+
+@click.command("review")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The repository_dispatch (bmad-story) event of this run.")
+@click.option("--playbook-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
+@click.option("--repo-dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="A checkout of the target repo with the story branch fetched; the review runs here, read-only.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("review-result"),
+              show_default=True, help="Where review.json is written.")
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the steer job left steer.json (/review on the PR); used instead of --event-file.")
+def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, steer_dir: Path | None) -> int:
+    """Review the story branch's change with the code-review skill on the Claude Code CLI (read-only tools)."""
+    from playbook.cli.dev import steered_event
+
+    event_file = steered_event(steer_dir) or event_file
+    from playbook.adapters import git as gitlib
+    from playbook.config import load_config
+    from playbook.delivery.devrun import story_path_from_event
+    from playbook.delivery.dispatch import story_branch
+    from playbook.delivery.review import run_review
+    from playbook.planning import artifacts
+
+    payload, story_path = story_path_from_event(event_file)
+    story = artifacts.load_story(playbook_dir / story_path)
+    branch = story_branch(payload["story_path"], story.id)
+    base = gitlib.head(repo_dir) or ""
+    gitlib.git(repo_dir, "switch", "-q", branch)
+    settings = Settings.from_env(os.environ, root=playbook_dir)
+    record = run_review(story_path=story_path, playbook_dir=playbook_dir, repo_dir=repo_dir, base_ref=base,
+                        kind=payload["target"], settings=settings, config=load_config(playbook_dir), out_dir=out_dir)
+    record["branch"] = branch
+    (out_dir / "review.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"story {story.id}: {len(record['findings'])} findings" + (f"; {record['error']}" if record["error"]
+                                                                          else ""))
+    return 0
+
+
+@click.command("post-review")
+@click.option("--review", "review_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="The --out directory of `playbook review`.")
+def post_review(review_dir: Path) -> int:
+    """Post the review as a COMMENT on the story's pull request; a critical finding makes it a draft."""
+    from playbook.adapters.github import GitHubForge
+    from playbook.delivery.review import REVIEW_FILE
+    from playbook.delivery.review import post_review as post
+    from playbook.errors import MissingSecretError, NotFoundError
+
+    settings = Settings.from_env(os.environ)
+    token = settings.require("github_token", "GITHUB_TOKEN")
+    if not settings.github_repository:
+        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+    record = json.loads((review_dir / REVIEW_FILE).read_text(encoding="utf-8"))
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    pull = forge.find_pull(str(record.get("branch") or ""), state="open")
+    if pull is None:
+        raise NotFoundError(f"no open pull request for {record.get('branch')!r}", fix="publish the story first")
+    click.echo(post(forge, pull, record))
+    return 0
+
+
+@click.command("steer")
+@click.option("--event-file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="The issue_comment event of a comment on an IaC pull request of this (target) repo.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("steer"),
+              show_default=True, help="Where steer.json is written for the dev, publish and review jobs.")
+@click.option("--output-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A step-output file ($GITHUB_OUTPUT): `command=revise|retry|review` is appended (a fixed word).")
+def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
+    """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API)."""
+    from playbook.adapters.github import GitHubForge
+    from playbook.errors import MissingSecretError
+    from playbook.intake.steer_flow import decide_steer, parse_pr_command, write_steer
+
+    event = json.loads(event_file.read_text(encoding="utf-8"))
+    comment, issue = event.get("comment") or {}, event.get("issue") or {}
+    if event.get("action") != "created" or not issue.get("pull_request"):
+        click.echo("not a new comment on a pull request; nothing to do")
+        return 0
+    command = parse_pr_command(str(comment.get("body") or ""))
+    if command is None:
+        click.echo("not a pull-request command; nothing to do")
+        return 0
+    settings = Settings.from_env(os.environ)
+    token = settings.require("github_token", "GITHUB_TOKEN")
+    if not settings.github_repository:
+        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    pull = forge.get_pull(int(issue.get("number") or 0))
+    user = comment.get("user") or {}
+    playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
+    from playbook.delivery.publish import read_pr_marker
+
+    marker = read_pr_marker(pull.body) or {}
+    playbook = GitHubForge(str(marker.get("playbook_repo") or "invalid/invalid"), playbook_token,
+                           base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
+    head = playbook.branch_head(playbook.default_branch()) or ""
+    record = decide_steer(forge=forge, pull=pull, command=command, author=str(user.get("login") or ""),
+                          author_type=str(user.get("type") or ""), bot_login=settings.bot_login, playbook_head=head)
+    click.echo(f"/{command.name} on PR #{pull.number}: wrote {write_steer(out_dir, record)}")
+    if output_file is not None:
+        assert command.name in ("revise", "retry", "review")  # never free text into the output file
+        with output_file.open("a", encoding="utf-8") as handle:
+            handle.write(f"command={command.name}\n")
+    return 0

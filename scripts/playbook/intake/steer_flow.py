@@ -1,0 +1,86 @@
+"""Steering an IaC pull request from its conversation in the target repo: `/revise <feedback>`, `/retry`,
+`/review`.
+
+Same grammar rules as the request commands (first line, exact lowercase token), from people with write
+permission on the *target* repo (the collaborator-permission API, never ``author_association``), on our
+own story pull requests only (``bmad/story-*`` head in this repo, our marker in the body, open). The
+decision is a ``steer.json`` for the jobs that follow — this step holds no model credential and changes
+nothing: the dev job re-runs Claude on the same branch with the feedback, the story and the current diff
+(same policy, checks), publish adds one commit and updates the PR body and the issue report; `/review`
+re-runs only the review jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playbook.errors import PayloadError
+from playbook.ports import Forge, PullRequest
+
+PR_COMMANDS = ("revise", "retry", "review")
+STEER_FILE = "steer.json"
+MAX_FEEDBACK_CHARS = 4000
+_FIRST_LINE = re.compile(r"[ \t]*/(?P<name>[a-z]+)(?P<rest>(?: .*)?)")
+
+
+@dataclass(frozen=True)
+class PrCommand:
+    name: str
+    feedback: str = ""
+    error: str | None = None
+
+
+def parse_pr_command(body: str) -> PrCommand | None:
+    """The PR command on the comment's first line, or None when there is none."""
+    from playbook.sanitize import strip_hidden
+
+    first, _, rest = body.partition("\n")
+    match = _FIRST_LINE.fullmatch(first.removesuffix("\r"))
+    if match is None or match.group("name") not in PR_COMMANDS:
+        return None
+    name, same_line = match.group("name"), match.group("rest").strip(" \t")
+    if name != "revise":
+        return PrCommand(name, error=f"usage: /{name} (takes no arguments)" if same_line else None)
+    feedback = strip_hidden(same_line + "\n" + rest).strip()
+    if not feedback:
+        return PrCommand(name, error="usage: /revise <what to change> — e.g. /revise use port 8081")
+    if len(feedback) > MAX_FEEDBACK_CHARS:
+        return PrCommand(name, error=f"/revise feedback is {len(feedback)} characters; the limit is {MAX_FEEDBACK_CHARS}")
+    return PrCommand(name, feedback)
+
+
+def decide_steer(*, forge: Forge, pull: PullRequest, command: PrCommand, author: str, author_type: str,
+                 bot_login: str, playbook_head: str) -> dict[str, Any]:
+    """The steer record for the jobs that follow; a PayloadError (nothing happens) when it may not run."""
+    from playbook.delivery.payloads import story_key, validate_story_payload
+    from playbook.delivery.publish import read_pr_marker
+    from playbook.delivery.routing import KIND_ORDER
+    from playbook.intake.authz import authorize_command
+
+    decision = authorize_command(forge.permission(author), login=author, user_type=author_type, bot_login=bot_login)
+    if not decision.allowed:
+        raise PayloadError(f"/{command.name} refused: {decision.reason}", fix="ask a maintainer for write access")
+    if command.error:
+        raise PayloadError(command.error, fix="see the usage line")
+    story = read_pr_marker(pull.body) if pull.head.startswith("bmad/story-") else None
+    if story is None or pull.state != "open":
+        raise PayloadError("this is not an open story pull request of homelab-playbook",
+                           fix="comment on the IaC pull request the playbook opened (head bmad/story-…)")
+    payload = validate_story_payload({
+        "v": 1, "playbook_repo": story["playbook_repo"], "merge_sha": playbook_head, "story_path": story["story_path"],
+        "issue": story["issue"], "target": story["target"], "order": KIND_ORDER[story["target"]],
+        "key": story_key(story["playbook_repo"], story["story_path"], story["target"], playbook_head),
+    })
+    return {"action": "bmad-story", "client_payload": payload, "command": command.name,
+            "feedback": command.feedback, "branch": pull.head, "pr": pull.number}
+
+
+def write_steer(out_dir: Path, record: dict[str, Any]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / STEER_FILE
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
