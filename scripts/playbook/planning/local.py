@@ -304,12 +304,12 @@ def approve(repo: Path, planner: pipeline.Planner, *, approver: str = "local",
                          fix=LOCAL_HINT.get(state.stage, "`playbook status` shows what is next"))
     draft = state.current
     assert draft is not None
+    edited = _hand_edited(s.repo, draft)
     refusal = None if override else readiness.gate(readiness.load(s.workspace, state))
-    if refusal and _hand_edited(s.repo, draft) is None:
+    if refusal and edited is None:
         raise StateError(f"not approved: {refusal.replace('`/approve override`', '`playbook approve --override`')}",
                          fix="`playbook revise \"<feedback>\"`, `playbook skills run check-implementation-readiness`, "
                          "or `playbook approve --override`")
-    edited = _hand_edited(s.repo, draft)
     if edited is not None:
         how, text = edited
         with all_or_nothing(s.repo, "playbook approve"):
