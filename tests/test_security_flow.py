@@ -41,7 +41,10 @@ def no_backoff(monkeypatch):
 
 
 def _writes(h: Harness) -> list[str]:
-    return [f"{c.method} {c.path}" for c in h.github.calls if c.method in WRITES]
+    """REST writes as "METHOD path", GraphQL mutation documents as "POST /graphql mutation <fields>"
+    (a GraphQL query reads: it is not listed)."""
+    return [f"{c.method} {c.path}" + (f" {c.operation}" if c.path == "/graphql" else "")
+            for c in h.github.calls if c.method in WRITES and (c.path != "/graphql" or c.operation != "query")]
 
 
 def _bmad_branches(h: Harness) -> list[str]:
@@ -287,7 +290,7 @@ def test_c22_oversized_revise_is_refused_before_the_model(h: Harness):
     assert len(new) == 1
     assert f"the limit is {limit}" in new[0] and "/revise" in new[0]
     assert "macvlan" not in new[0]  # the reply does not echo the feedback
-    assert _writes(h) == [f"POST /repos/{REPO}/issues/{issue}/comments"]
+    assert _writes(h) == ["POST /graphql mutation addComment"]  # the reply, and nothing else
 
 
 # --------------------------------------------------------------------------- D. story collisions

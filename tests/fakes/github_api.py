@@ -40,8 +40,21 @@ def _graphql_operation(raw: bytes) -> str:
         text = str(json.loads(raw or b"{}").get("query", ""))
     except (ValueError, AttributeError):
         return ""
-    m = re.match(r"\s*mutation\b[^{]*\{\s*(\w+)", text)
-    return f"mutation {m.group(1)}" if m else "query"
+    m = re.match(r"\s*mutation\b[^{]*\{(.*)", text, re.S)
+    if not m:
+        return "query"
+    fields, depth = [], 0  # the top-level fields (after any alias), in order
+    for token in re.finditer(r"[{}]|(\w+)\s*:\s*(\w+)\s*\(|(\w+)\s*[({]", m.group(1)):
+        if token.group(0) == "{":
+            depth += 1
+        elif token.group(0) == "}":
+            depth -= 1
+        else:
+            if depth == 0:
+                fields.append(token.group(2) or token.group(3))
+            if token.group(0).endswith("{"):
+                depth += 1
+    return "mutation " + "+".join(fields)
 
 
 class ApiError(Exception):
@@ -1326,23 +1339,6 @@ class FakeGitHub:
         problems = github_graphql.validation_errors(query)  # against @octokit/graphql-schema
         if problems:  # GitHub answers 200 with the errors; PyGithub raises on them
             return 200, {"errors": [{"message": p} for p in problems]}
-        mutations = {"markPullRequestReadyForReview": False, "convertPullRequestToDraft": True}
-        name = next((m for m in mutations if m in query), None)
-        if "createCommitOnBranch" in query:  # executed against the schema: the input is checked too
-            return 200, github_graphql.execute(self, token, query, variables)
-        if name is None:
-            return 200, github_graphql.execute(self, token, query, variables)
-        node_id = (variables.get("input") or {}).get("pullRequestId")
-        for repo in self.repos.values():
-            for pull in repo.pulls.values():
-                if pull.node_id == node_id:
-                    if repo.tokens is not None and token not in repo.tokens:
-                        raise ApiError(401, "Bad credentials")
-                    pull.draft = mutations[name]
-                    mutation_id = (variables.get("input") or {}).get("clientMutationId")
-                    return 200, {"data": {name: {
-                        "clientMutationId": mutation_id, "pullRequest": {"isDraft": pull.draft}}}}
-        return 200, {"data": {name: None}, "errors": [{
-            "type": "NOT_FOUND", "path": [name], "locations": [{"line": 1, "column": 1}],
-            "message": f"Could not resolve to a node with the global id of '{node_id}'"}]}
+        # queries and mutations alike are executed against the schema (inputs are checked too)
+        return 200, github_graphql.execute(self, token, query, variables)
 

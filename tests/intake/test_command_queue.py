@@ -55,11 +55,12 @@ def test_a_cancelled_pending_approve_is_finished_by_the_next_run(h: Harness):
     assert h.comment(issue, "/status") == 0
 
     assert len(_approvals(h)) == 1 and "PRD r1" in h.github.commits(REPO, _branch(h))[0]
-    # acknowledged with 👀 before any work; the outcome is added beside it (no DELETE: one call fewer)
+    # acknowledged with 👀 (and bmad:working, in the same mutation document) before any work; the
+    # outcome is added beside it (no DELETE: one call fewer)
     calls = [f"{c.method} {c.path}" for c in h.github.calls]
-    react = f"POST /repos/{REPO}/issues/comments/{cancelled}/reactions"
-    commit = next(i for i, c in enumerate(h.github.calls) if c.operation == "mutation createCommitOnBranch")
-    assert calls.index(react) < commit
+    operations = [c.operation for c in h.github.calls]
+    commit = operations.index("mutation createCommitOnBranch")
+    assert operations.index("mutation addReaction+addLabelsToLabelable") < commit
     assert not any(c.startswith("DELETE ") for c in calls)
     assert h.github.reactions(REPO, cancelled) == [("eyes", BOT), ("+1", BOT)]
     # handled state lives in the bot's tracking comment: the next run (a fresh process) repeats nothing
@@ -77,13 +78,14 @@ def test_the_queue_costs_a_fixed_number_of_calls(h: Harness):
     _queued(h, issue, "/approve", "owner")
     h.github.reset_calls()
     assert h.comment(issue, "/status") == 0
-    reactions = h.github.count(path_contains="/reactions")
-    listings = h.github.count("GET", f"/issues/{issue}/comments")
-    permissions = h.github.count("GET", "/permission")
-    # one comment listing per run; one permission read per distinct author; 3 reactions for a model
-    # command (👀, then 👍 beside it) and 1 for a quick one; one extra issue read per extra command
-    issue_reads = sum(c.method == "GET" and c.path == f"/repos/{REPO}/issues/{issue}" for c in h.github.calls)
-    assert (listings, permissions, reactions, issue_reads) == (1, 1, 3, 2)
+    # the comments come with the issue (read 1: no REST listing, no extra issue read per command); one
+    # permission read per distinct author; the /approve's 👀 goes with bmad:working as the first write;
+    # both commands' tracking updates, labels and outcomes (👍 beside the 👀, 👍 for /status) go in
+    # ONE mutation document at the end
+    assert [c.operation or f"{c.method} {c.path}" for c in h.github.calls] == [
+        "query", f"GET /repos/{REPO}/collaborators/owner/permission", "query", "query",
+        "mutation addReaction+addLabelsToLabelable", "mutation createCommitOnBranch",
+        "mutation addLabelsToLabelable+removeLabelsFromLabelable+addReaction+updateIssueComment+addReaction"]
 
 
 def test_an_outsiders_command_cannot_displace_an_authorised_one(h: Harness):

@@ -23,7 +23,10 @@ def _registry_text(tmp_path: Path) -> str:
 
 
 def _writes(h: Harness) -> list[tuple[str, str]]:
-    return [(c.method, c.path) for c in h.github.calls if c.method in WRITES]
+    """REST writes, and GraphQL mutation documents as ("POST", "/graphql mutation <fields>") — a
+    GraphQL query reads."""
+    return [(c.method, c.path + (f" {c.operation}" if c.path == "/graphql" else "")) for c in h.github.calls
+            if c.method in WRITES and (c.path != "/graphql" or c.operation != "query")]
 
 
 def test_ops_answers_with_one_reply_and_no_other_write(h: Harness, tmp_path: Path) -> None:
@@ -37,10 +40,11 @@ def test_ops_answers_with_one_reply_and_no_other_write(h: Harness, tmp_path: Pat
     h.github.reset_calls()
     assert h.comment(issue, question, comment_id=comment_id) == 0
     writes = _writes(h)
-    assert writes == [("POST", f"/repos/{REPO}/issues/{issue}/comments")]
-    # fixed and small: the issue, the permission, the comments, the registry (ref, tree, blob; the
-    # default branch comes from the event), one ref + tree per target repo, and the reply
-    assert h.github.count() == 13 and h.github.count("GET", "/git/blobs/") == 1
+    assert writes == [("POST", "/graphql mutation addComment")]
+    # fixed and small: the issue with its comments (one GraphQL query), the permission, the branch
+    # query (the default branch's head), the registry (tree, blob; the default branch comes from the
+    # event), one repo + ref + tree per target repo, and the reply
+    assert h.github.count() == 12 and h.github.count("GET", "/git/blobs/") == 1
     reply = h.github.comments(REPO, issue)[-1]
     assert "dns-pihole on docker-01 publishes 53/tcp" in reply
     assert "@everyone" not in reply and "fixes #1" not in reply

@@ -468,6 +468,31 @@ class GitHubForge:
                 found[path] = None if blob is None else str(blob.get("text") or "")
         return found
 
+    def graphql_read(self, query: str, variables: Mapping[str, Any], action: str) -> dict[str, Any]:
+        """One GraphQL query in this repository (``$owner``/``$name`` filled in); its ``data``."""
+        owner, name = self.repo.split("/")
+        with self._errors(action):
+            _, data = self._gh.requester.graphql_query(query, {"owner": owner, "name": name, **variables}
+                                                       if "$owner" in query else dict(variables))
+        return dict(data.get("data") or {})
+
+    def graphql_mutate(self, document: str, variables: Mapping[str, Any],
+                       action: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One mutation document: (data, errors). GitHub runs its fields one after another and answers
+        200 with ``errors`` (each with a ``path``) for the fields that failed; the caller names them."""
+        requester = self._gh.requester
+        with self._errors(action, "issues"):
+            _, data = requester.requestJsonAndCheck("POST", requester.graphql_url,
+                                                    input={"query": document, "variables": dict(variables)})
+        errors = [e for e in (data or {}).get("errors") or [] if isinstance(e, dict)]
+        return dict((data or {}).get("data") or {}), errors
+
+    def begin_step(self, issue: int, labels: list[LabelSpec]) -> Any:
+        """A ``StepForge`` for one step on ``issue`` (its first GraphQL read happens here)."""
+        from playbook.adapters.github_step import StepForge
+
+        return StepForge(self, issue, labels)
+
     def read_blob_at(self, commit: str, path: str) -> str:
         """One file through REST (for a blob GraphQL truncates)."""
         tree = self.read_tree(commit)
@@ -645,6 +670,7 @@ class GitHubWorkspace:
         self._head: str | None = None  # branch head, None while the branch does not exist
         self._start: str | None = None  # the commit the tree was read from
         self._tree: dict[str, str] | None = None
+        self._scope: tuple[str, ...] | None = None  # None: _tree is the whole tree; else only these dirs
         self._blobs: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -661,12 +687,38 @@ class GitHubWorkspace:
                 )
             self._head, self._start = head, start
             self._tree = self._forge.read_tree(start)
+            self._scope = None
         return self._tree
+
+    def seed(self, head: str | None, start: str, files: Mapping[str, tuple[str, str | None]],
+             scope: tuple[str, ...]) -> None:
+        """Start from what one GraphQL read already saw: the head, and every file (blob id and text)
+        under the directories in ``scope`` at ``start``. Anything outside them reads the whole tree."""
+        self._head, self._start = head, start
+        self._tree = {path: oid for path, (oid, _) in files.items()}
+        self._scope = tuple(scope)
+        for oid, text in files.values():
+            if text is not None and git_blob_sha(text) == oid:
+                self._blobs[oid] = text
+
+    def _covers(self, path: str) -> bool:
+        return self._scope is None or any(path == d or path.startswith(d + "/") for d in self._scope)
+
+    def _tree_for(self, *paths: str) -> dict[str, str]:
+        """The tree, read whole (one REST call) only when a path lies outside the seeded directories."""
+        if self._tree is not None and all(self._covers(p) for p in paths):
+            return self._tree
+        if self._tree is not None and self._start is not None:
+            self._tree = self._forge.read_tree(self._start)
+            self._scope = None
+            return self._tree
+        return self._load()
 
     def prefetch(self, paths: list[str]) -> None:
         """Read every listed file not read yet in one GraphQL round trip (instead of one per file)."""
-        tree = self._load()
-        wanted = sorted({p for p in map(_safe_path, paths) if p in tree and tree[p] not in self._blobs})
+        safe = [_safe_path(p) for p in paths]
+        tree = self._tree_for(*safe)
+        wanted = sorted({p for p in safe if p in tree and tree[p] not in self._blobs})
         if len(wanted) < 2 or self._start is None or not hasattr(self._forge, "read_files"):
             return
         for path, text in self._forge.read_files(self._start, wanted).items():
@@ -674,7 +726,8 @@ class GitHubWorkspace:
                 self._blobs[tree[path]] = text  # only what matches the tree; anything else is read again
 
     def read(self, path: str) -> str | None:
-        sha = self._load().get(_safe_path(path))
+        safe = _safe_path(path)
+        sha = self._tree_for(safe).get(safe)
         if sha is None:
             return None
         if sha not in self._blobs:
@@ -683,20 +736,21 @@ class GitHubWorkspace:
 
     def list(self, prefix: str) -> list[str]:
         prefix = prefix.strip("/")
-        paths = self._load()
         if prefix in ("", "."):
-            return sorted(paths)
+            return sorted(self._load() if self._scope is None else self._tree_for(""))
+        paths = self._tree_for(_safe_path(prefix))
         return sorted(p for p in paths if p.startswith(_safe_path(prefix) + "/"))
 
     def head(self) -> str | None:
-        self._load()
+        if self._tree is None:
+            self._load()
         return self._head
 
     def commit(self, files: Mapping[str, str | None], message: str) -> str | None:
         wanted = {_safe_path(path): text for path, text in files.items()}
         last: ForgeError | None = None
         for attempt in range(self._max_attempts):
-            tree = self._load()
+            tree = self._tree_for(*wanted)
             changes = {p: t for p, t in wanted.items() if tree.get(p) != (None if t is None else git_blob_sha(t))}
             if not changes:
                 return None if attempt == 0 else self._head  # a retry found our commit already there

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from playbook.config import Config, load_config
 from playbook.errors import ForgeError, MissingSecretError, PlaybookError, StateError, ValidationError
@@ -148,15 +148,88 @@ def is_ours(comment: Comment, deps: Deps) -> bool:
     return bool(own) and comment.author.strip().lower() == own
 
 
+def begin_step(deps: Deps, issue: int) -> Deps:
+    """Deps for one step on ``issue`` over a batching forge (GitHub: ``adapters.github_step``), whose
+    first read — the issue, its newest comments, the label ids — happens here. Other forges: as is."""
+    begin = getattr(deps.forge, "begin_step", None)
+    if begin is None:
+        return deps
+    step = begin(issue, list(LABELS))
+    return replace(deps, forge=cast("Forge", step), make_workspace=step.workspace)
+
+
+def end_step(deps: Deps) -> None:
+    """Send the writes the step left for the end (one mutation document); nothing for other forges."""
+    flush = getattr(deps.forge, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def _tracking_ids(deps: Deps, branches: tuple[str, ...], request: str) -> str:
+    """The tracking comment's node id as the request's state remembers it ("" when it does not)."""
+    text_at = getattr(deps.forge, "text_at", None)
+    path = f"{artifacts.planning_dir(request)}/request.md"
+    for branch in branches:
+        text = text_at(branch, path) if text_at is not None else None
+        if text is None:
+            continue
+        try:
+            meta, _ = artifacts.parse(text, "request", source=path)
+        except PlaybookError:
+            return ""  # a broken request.md is reported by read_state, not here
+        return str((meta.get("tracking_comment") or {}).get("node_id") or "")
+    return ""
+
+
+def _locate_step(deps: Deps, issue: int, title: str) -> Located:
+    """``locate`` over a ``StepForge``: the tracking comment among the newest 100 comments (read 1),
+    the branch (read 2), and — when the request's state remembers its id — the tracking comment read
+    by that id (read 3), so it is found without paging however busy the issue is. Only a request
+    whose state has no id (started before ids were kept) falls back to searching the comments."""
+    from playbook.sanitize import slugify
+
+    step: Any = deps.forge
+    comments: list[Comment] = list(step.comments)
+    tracking_comment = _find_tracking(deps, comments)
+    base = deps.forge.default_branch()
+    found = tracking.parse_marker(tracking_comment.body) if tracking_comment is not None else None
+    request, branch = found or (f"{issue}-{slugify(title)}", f"bmad/{issue}-{slugify(title)}")
+    dirs = [artifacts.planning_dir(request), artifacts.implementation_dir(request)]
+    step.load_branch(branch, base, dirs)
+    node_id = _tracking_ids(deps, (branch, base), request)
+    if node_id:
+        fresh = step.read_comment_node(node_id)
+        if fresh is not None and is_ours(fresh, deps) and fresh.body.startswith(tracking.MARKER_PREFIX):
+            tracking_comment = fresh
+            comments = [c for c in comments if c.id != fresh.id] + [fresh]
+            comments.sort(key=lambda c: c.id)
+    elif tracking_comment is None and step.comment_count > len(comments):
+        comments = _comments_for_locate(deps, issue, step.comment_count)  # an old request on a busy issue
+        tracking_comment = _find_tracking(deps, comments)
+        moved = tracking.parse_marker(tracking_comment.body) if tracking_comment is not None else None
+        if moved and moved != (request, branch):
+            request, branch = moved
+            step.load_branch(branch, base, [artifacts.planning_dir(request), artifacts.implementation_dir(request)])
+    queue = command_queue.parse_state(tracking_comment.body if tracking_comment else None)
+    return Located(issue, title, request, branch, tracking_comment, comments, base, queue)
+
+
+def _find_tracking(deps: Deps, comments: list[Comment]) -> Comment | None:
+    return next((c for c in comments if is_ours(c, deps) and c.body.startswith(tracking.MARKER_PREFIX)), None)
+
+
 def locate(deps: Deps, issue: int, title: str, *, comment_count: int | None = None) -> Located:
     """The request on this issue: its branch (from the tracking comment's marker) and comments.
 
     With the issue's comment count known, at most two pages are read whatever the count: the first
     (the tracking comment is the bot's first comment on a request) and the newest (earlier replies
     to a command are recent); the rest is only read when the first page lacks the tracking comment.
+    Over a batching forge see ``_locate_step``.
     """
     from playbook.sanitize import slugify
 
+    if getattr(deps.forge, "load_branch", None) is not None:
+        return _locate_step(deps, issue, title)
     comments = _comments_for_locate(deps, issue, comment_count)
     tracking_comment = next(
         (c for c in comments if is_ours(c, deps) and c.body.startswith(tracking.MARKER_PREFIX)), None

@@ -17,6 +17,8 @@ from playbook.intake.github_flow import (
     Deps,
     Located,
     authorize,
+    begin_step,
+    end_step,
     failure_from,
     finish,
     is_ours,
@@ -37,14 +39,21 @@ from playbook.ports import PullRequest, Workspace
 
 
 def on_start(action: Any, deps: Deps) -> int:
-    from playbook.sanitize import clean_untrusted, strip_hidden
-
     try:
+        deps = begin_step(deps, action.issue)
         issue = deps.forge.get_issue(action.issue)
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
+    try:
+        return _start(action, deps, issue)
+    finally:
+        end_step(deps)
+
+
+def _start(action: Any, deps: Deps, issue: Any) -> int:
     from playbook.planning.phases import QUICK_LABEL
+    from playbook.sanitize import clean_untrusted, strip_hidden
 
     if issue.state != "open" or issue.locked or not {"bmad:brief", QUICK_LABEL} & set(issue.labels):
         deps.log(f"issue #{issue.number} is closed, locked or no longer labeled bmad:brief or {QUICK_LABEL}; "
@@ -67,11 +76,19 @@ def on_start(action: Any, deps: Deps) -> int:
         sync_labels(deps, loc.issue, issue.labels, None, "bmad:failed")
         raise
     deps.forge.ensure_labels(list(LABELS))
+    node_id = getattr(deps.forge, "node_id", None)
+    if node_id is not None and loc.tracking is None:
+        # The tracking comment ("starting") is the run's first write, so the request's state can
+        # remember its id and later steps read it directly instead of searching the comments.
+        update_tracking(deps, loc, ws, None)
+    tracking_comment = ({"id": str(loc.tracking.id), "node_id": node_id(loc.tracking.id)}
+                        if node_id is not None and loc.tracking is not None and node_id(loc.tracking.id) else None)
     pull = deps.forge.find_pull(loc.branch)
     body, truncated = clean_untrusted(issue.body or "", deps.config.limits.request_chars)
     try:
         pipeline.start(ws, deps.make_planner(), request=loc.request, issue=issue.number, title=title, body=body,
-                       source="github", truncated=truncated, trigger=f"issue:{issue.number}", flow=flow)
+                       source="github", truncated=truncated, trigger=f"issue:{issue.number}", flow=flow,
+                       tracking_comment=tracking_comment)
     except PlaybookError as exc:
         finish(deps, loc, ws, pull, issue.labels, failure=failure_from(SPEC[Phase.BRIEF].title, exc))
         deps.log(f"brief failed: {exc}")
@@ -83,14 +100,22 @@ def on_start(action: Any, deps: Deps) -> int:
 def on_command(action: Any, deps: Deps) -> int:
     """Handle the triggering command and every other command still pending on the issue
     (``command_queue``), in comment order, each authorised on its own."""
-    from playbook.intake import command_queue
-    from playbook.intake.authz import is_bot
-
     try:
+        deps = begin_step(deps, action.issue)
         issue = deps.forge.get_issue(action.issue)
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
+    try:
+        return _commands(action, deps, issue)
+    finally:
+        end_step(deps)
+
+
+def _commands(action: Any, deps: Deps, issue: Any) -> int:
+    from playbook.intake import command_queue
+    from playbook.intake.authz import is_bot
+
     trigger = command_queue.Pending(action.comment_id, action.author, action.author_type, action.created_at,
                                     action.command)
     decisions: dict[tuple[str, str], Any] = {}
@@ -159,7 +184,15 @@ def _run_queued(item: Any, deps: Deps, loc: Located, issue: Any) -> int:
 
         return on_ops(item, deps, loc)
     if item.command.name in command_queue.SLOW_COMMANDS:
-        _react(deps, item.comment_id, command_queue.ACK)
+        acknowledge = getattr(deps.forge, "acknowledge", None)
+        if acknowledge is None:
+            _react(deps, item.comment_id, command_queue.ACK)
+        else:  # 👀 and bmad:working in one write, the first of the run
+            try:
+                acknowledge(item.comment_id, "bmad:working")
+            except PlaybookError as exc:
+                deps.log(f"could not acknowledge comment {item.comment_id}: {exc.message.splitlines()[0]}")
+            issue = deps.forge.get_issue(issue.number)  # its labels now carry bmad:working (no call)
     loc.queue.mark(item.comment_id)  # written with the handler's tracking update (or by save_queue)
     rc = 1
     try:

@@ -170,6 +170,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "status": {"enum": ["active", "cancelled"]},
             "truncated": {"type": "boolean"},
             "flow": {"enum": ["full", "quick"]},
+            "tracking_comment": {  # the tracking comment, read by id instead of searched for
+                "type": "object", "additionalProperties": False, "required": ["id", "node_id"],
+                "properties": {"id": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+                               "node_id": {"type": "string", "pattern": "^[A-Za-z0-9_=-]{1,100}$"}},
+            },
         },
     },
     "phase": {

@@ -78,7 +78,8 @@ def load_planner_inputs(root: Path) -> tuple[list[dict[str, str]], str]:
 
 
 def new_request_files(*, request: str, issue: int | None, title: str, body: str, source: str,
-                      created: str, truncated: bool, flow: str = "full") -> dict[str, str]:
+                      created: str, truncated: bool, flow: str = "full",
+                      tracking_comment: Mapping[str, str] | None = None) -> dict[str, str]:
     meta: dict[str, Any] = {
         "schema_version": artifacts.SCHEMA_VERSION,
         "kind": "request",
@@ -93,12 +94,15 @@ def new_request_files(*, request: str, issue: int | None, title: str, body: str,
         meta["truncated"] = True
     if flow != "full":
         meta["flow"] = flow
+    if tracking_comment:  # where later steps read the tracking comment from (no paging)
+        meta["tracking_comment"] = dict(tracking_comment)
     path = request_path(request)
     return {path: artifacts.render(meta, body or "(no description)", "request", source=path)}
 
 
 def start(ws: Workspace, planner: Planner, *, request: str, issue: int | None, title: str, body: str,
-          source: str, truncated: bool = False, trigger: str = "", flow: str = "full") -> StepResult:
+          source: str, truncated: bool = False, trigger: str = "", flow: str = "full",
+          tracking_comment: Mapping[str, str] | None = None) -> StepResult:
     """Record the request and generate its first draft (the Product Brief, or the quick spec), in one
     commit. Idempotent."""
     if ws.read(request_path(request)) is not None:
@@ -108,7 +112,8 @@ def start(ws: Workspace, planner: Planner, *, request: str, issue: int | None, t
             return StepResult(request, first.phase, first.revision, None, (), noop=True)
         return generate(ws, planner, state, trigger=trigger)
     files = new_request_files(request=request, issue=issue, title=title, body=body, source=source,
-                              created=planner.clock(), truncated=truncated, flow=flow)
+                              created=planner.clock(), truncated=truncated, flow=flow,
+                              tracking_comment=tracking_comment)
     from playbook.planning.phases import QUICK_SKIPPED
 
     provisional = RequestState(request, issue, title, body, "active", planner.clock(),
