@@ -107,6 +107,7 @@ def execute(fake: Any, token: str, query: str, variables: dict[str, Any]) -> dic
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
         out["errors"] = [{"message": e.message, "path": e.path,
+                          "locations": [{"line": loc.line, "column": loc.column} for loc in e.locations or []],
                           "type": _ERROR_TYPES.get(type(e.original_error), "FAKE")}
                          for e in result.errors]
     return out
@@ -213,8 +214,6 @@ class _Root:
 
     def updateIssueComment(self, input: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         repo, comment = self._comment(input["id"])
-        if comment.author != self.fake._actor(self.token):
-            raise _Unprocessable("Resource not accessible by integration")  # only the author edits, here
         if len(input["body"]) > 65536:
             raise _Unprocessable("Body is too long (maximum is 65536 characters)")
         comment.body = input["body"]
@@ -291,7 +290,8 @@ def comment_node(fake: Any, repo: Any, c: Any) -> dict[str, Any]:
     return {"__typename": "IssueComment", "id": f"IC_{c.id}", "fullDatabaseId": str(c.id), "body": c.body,
             "createdAt": _stamp(c.created_at), "updatedAt": _stamp(c.updated_at), "lastEditedAt": _stamp(edited),
             "url": f"https://github.com/{repo.full_name}/issues/{c.issue}#issuecomment-{c.id}",
-            "author": actor(c.author)}
+            "author": actor(c.author),
+            "issue": {"__typename": "Issue", "number": c.issue, "repository": {"nameWithOwner": repo.full_name}}}
 
 
 def pull_node(fake: Any, repo: Any, p: Any) -> dict[str, Any]:

@@ -66,7 +66,8 @@ def branch_query(dirs: int) -> str:
             f"{{ nodes {{ {PULL_FIELDS} }} }} }} }}")
 
 
-COMMENT_QUERY = f"query($id: ID!) {{ node(id: $id) {{ __typename ... on IssueComment {{ {COMMENT_FIELDS} }} }} }}"
+COMMENT_QUERY = (f"query($id: ID!) {{ node(id: $id) {{ __typename ... on IssueComment {{ {COMMENT_FIELDS} "
+                 f"issue {{ number repository {{ nameWithOwner }} }} }} }} }}")
 
 
 def login_of(author: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -242,14 +243,19 @@ class StepForge:
         found = tree.files.get(path) if tree else None
         return found[1] if found else None
 
-    def read_comment_node(self, node_id: str) -> Comment | None:
-        """Read 3: one comment by its node id (None when it is gone or not an issue comment)."""
+    def read_comment_node(self, node_id: str, issue: int) -> Comment | None:
+        """Read 3: one comment by its node id — None when it is gone, not an issue comment, or not on
+        ``issue`` of this repository (a remembered id never leads to another issue's comment)."""
         try:
             data = self.base.graphql_read(COMMENT_QUERY, {"id": node_id}, "reading the tracking comment")
         except ForgeError:
             return None
         node = data.get("node")
         if not node or node.get("__typename") != "IssueComment":
+            return None
+        where = node.get("issue") or {}
+        if where.get("number") != issue or str((where.get("repository") or {}).get("nameWithOwner") or "").lower() \
+                != self.repo.lower():
             return None
         comment, nid = comment_of(node)
         self._comment_nodes[comment.id] = nid

@@ -158,11 +158,21 @@ def begin_step(deps: Deps, issue: int) -> Deps:
     return replace(deps, forge=cast("Forge", step), make_workspace=step.workspace)
 
 
-def end_step(deps: Deps) -> None:
-    """Send the writes the step left for the end (one mutation document); nothing for other forges."""
-    flush = getattr(deps.forge, "flush", None)
-    if flush is not None:
-        flush()
+def run_step(deps: Deps, body: Callable[[], int]) -> int:
+    """Run a step's handler, then send the writes it left for the end (one mutation document; nothing
+    to send for other forges). When the handler fails, what waits is still sent and the handler's
+    error is the one raised (a failing flush is logged beside it)."""
+    flush: Callable[[], None] = getattr(deps.forge, "flush", None) or (lambda: None)
+    try:
+        rc = body()
+    except BaseException:
+        try:
+            flush()
+        except PlaybookError as exc:
+            deps.log(f"the step's last writes failed too: {exc.message.splitlines()[0]}")
+        raise
+    flush()
+    return rc
 
 
 def _tracking_ids(deps: Deps, branches: tuple[str, ...], request: str) -> str:
@@ -198,7 +208,7 @@ def _locate_step(deps: Deps, issue: int, title: str) -> Located:
     step.load_branch(branch, base, dirs)
     node_id = _tracking_ids(deps, (branch, base), request)
     if node_id:
-        fresh = step.read_comment_node(node_id)
+        fresh = step.read_comment_node(node_id, issue)
         if fresh is not None and is_ours(fresh, deps) and fresh.body.startswith(tracking.MARKER_PREFIX):
             tracking_comment = fresh
             comments = [c for c in comments if c.id != fresh.id] + [fresh]

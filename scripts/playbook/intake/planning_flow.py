@@ -18,7 +18,6 @@ from playbook.intake.github_flow import (
     Located,
     authorize,
     begin_step,
-    end_step,
     failure_from,
     finish,
     is_ours,
@@ -27,6 +26,7 @@ from playbook.intake.github_flow import (
     read_state,
     reply_once,
     require_model_secrets,
+    run_step,
     save_queue,
     sync_labels,
     update_tracking,
@@ -45,10 +45,7 @@ def on_start(action: Any, deps: Deps) -> int:
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
-    try:
-        return _start(action, deps, issue)
-    finally:
-        end_step(deps)
+    return run_step(deps, lambda: _start(action, deps, issue))
 
 
 def _start(action: Any, deps: Deps, issue: Any) -> int:
@@ -106,10 +103,7 @@ def on_command(action: Any, deps: Deps) -> int:
     except NotFoundError:
         deps.log(f"issue #{action.issue} is gone; nothing to do")
         return 0
-    try:
-        return _commands(action, deps, issue)
-    finally:
-        end_step(deps)
+    return run_step(deps, lambda: _commands(action, deps, issue))
 
 
 def _commands(action: Any, deps: Deps, issue: Any) -> int:
