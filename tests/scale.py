@@ -45,8 +45,8 @@ def measure(h: Harness, step: Callable[[], int], clock: Callable[[], float]) -> 
 
 
 def is_write(method: str, path: str, operation: str = "") -> bool:
-    """REST writes and GraphQL mutations (a commit, marking the planning PR ready); a GraphQL query
-    (the batched file reads) is a read."""
+    """REST writes and GraphQL mutation documents (the acknowledgement, a commit, the end of a step —
+    one document however many fields it holds); a GraphQL query (a step's three reads) is a read."""
     if path.endswith("/graphql"):
         return operation.startswith("mutation")
     return method not in ("GET", "HEAD")

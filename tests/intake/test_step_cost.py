@@ -137,3 +137,28 @@ def test_the_acknowledgement_is_the_first_write_of_a_command_run(h: Harness):
         # 👀 (with bmad:working, in the same mutation document) is the first write
         assert writes[0].operation == "mutation addReaction+addLabelsToLabelable", writes[:2]
         assert len(writes) == 3 and writes[1].operation == "mutation createCommitOnBranch"  # the rest followed
+
+
+def test_an_old_request_without_a_remembered_id_still_finds_its_tracking_comment(h: Harness):
+    """A request started before its state kept the tracking comment's id, on an issue where 150
+    comments came after it: the tracking comment is searched for (the REST pages), found, and
+    edited in place; nothing else changes."""
+    import re
+
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    branch = next(b for b in h.github.repos[REPO].refs if b.startswith("bmad/"))
+    path, text = next((p, t) for p, t in h.github.files_at(REPO, branch).items() if p.endswith("/request.md"))
+    old = re.sub(r"tracking_comment:\n(  .*\n)+", "", text)
+    assert old != text and "tracking_comment" not in old
+    h.github.push(REPO, branch, {path: old}, "a request from before the ids were kept")
+    for k in range(150):
+        h.github.add_comment(REPO, issue, f"note {k}", "owner")
+    h.github.reset_calls()
+    assert h.comment(issue, "/status") == 0
+    tracking = [c for c in h.github.comments(REPO, issue) if c.startswith("<!-- bmad-tracking")]
+    assert len(tracking) == 1
+    # reads 1 and 2, the permission, the first and newest REST pages, the edit through REST (a comment
+    # found there has no node id here) and the end document with the outcome
+    assert h.github.count("GET", "/comments") == 2 and h.github.count() == 7
