@@ -162,3 +162,27 @@ def test_an_old_request_without_a_remembered_id_still_finds_its_tracking_comment
     # reads 1 and 2, the permission, the first and newest REST pages, the edit through REST (a comment
     # found there has no node id here) and the end document with the outcome
     assert h.github.count("GET", "/comments") == 2 and h.github.count() == 7
+
+
+def test_a_branch_that_moves_during_the_step_is_read_again_and_the_commit_reapplied(h: Harness):
+    """Someone pushes to the request branch while the model writes: the commit's compare-and-swap
+    fails, the branch head is read again (not the one read 2 remembered) and the change lands on top."""
+    from playbook.adapters import github as adapter
+
+    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
+    h.answer("create-product-brief")
+    assert h.labeled(issue) == 0
+    branch = next(b for b in h.github.repos[REPO].refs if b.startswith("bmad/"))
+    original, pushed = adapter.GitHubForge.commit_files, []
+
+    def racing(self, branch_, parent, files, message):
+        if not pushed:
+            pushed.append(h.github.push(REPO, branch_, {"notes/hand-edit.md": "a person pushed\n"}, "hand edit"))
+        return original(self, branch_, parent, files, message)
+
+    h.monkeypatch.setattr(adapter.GitHubForge, "commit_files", racing)
+    h.answer("create-prd")
+    assert h.comment(issue, "/approve") == 0
+    files = h.github.files_at(REPO, branch)
+    assert files["notes/hand-edit.md"] == "a person pushed\n" and any(p.endswith("/prd.md") for p in files)
+    assert h.github.commits(REPO, branch)[1] == "hand edit"

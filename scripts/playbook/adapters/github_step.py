@@ -431,7 +431,11 @@ class StepForge:
 
     def commit_files(self, branch: str, parent: str, files: Mapping[str, str | None], message: str) -> str:
         self.flush()
-        sha = str(self.base.commit_files(branch, parent, files, message))
+        try:
+            sha = str(self.base.commit_files(branch, parent, files, message))
+        except ForgeError:
+            self._trees.pop(branch, None)  # the branch may have moved: its head is read again, not remembered
+            raise
         if branch in self._trees:
             self._trees[branch].head = sha
         return sha
