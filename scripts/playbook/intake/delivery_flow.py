@@ -13,9 +13,11 @@ from playbook.intake import tracking
 from playbook.intake.github_flow import (
     Deps,
     Located,
+    begin_step,
     load_request_state,
     locate,
     read_state,
+    run_step,
     sync_labels,
     update_tracking,
 )
@@ -151,10 +153,11 @@ def _fresh(stories: list[artifacts.Story], siblings: list[artifacts.Story]) -> l
 
 
 def on_dispatch_merged(action: Any, deps: Deps) -> int:
+    """Dispatch the ready stories a merged planning PR brought. Over a batching forge the request's
+    issue (its number leads the request id of the story paths) is read first, so the default
+    branch's request files come with the branch read and the tracking comment by its id."""
     from playbook.delivery.payloads import safe_story_path
 
-    base = deps.forge.default_branch()
-    ws = deps.make_workspace(base, base)
     paths = []
     for path in deps.forge.pull_files(action.pr):
         if path.startswith(artifacts.IMPLEMENTATION_DIR + "/") and artifacts.is_story_path(path):
@@ -164,6 +167,26 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
                 deps.log(f"skipping {path!r}: {exc.message}")
                 continue
             paths.append(path)
+    requests = sorted({r for r in map(artifacts.request_of_path, paths) if r})
+    if requests and getattr(deps.forge, "begin_step", None) is not None:
+        number = int(requests[0].split("-", 1)[0])
+        try:
+            step = begin_step(deps, number)
+        except NotFoundError:  # a local request's number is no issue here
+            step = None
+        if step is not None:
+            return run_step(step, lambda: _dispatch_merged(action, step, paths, number))
+    return _dispatch_merged(action, deps, paths, None)
+
+
+def _dispatch_merged(action: Any, deps: Deps, paths: list[str], hint: int | None) -> int:
+    base = deps.forge.default_branch()
+    early = None
+    if hint is not None:  # the request's files on the default branch come with read 2
+        issue = deps.forge.get_issue(hint)
+        early = locate(deps, issue.number, issue.title, comment_count=issue.comments)
+        early.shared = True  # runs in the planning PR's group, not the issue's
+    ws = deps.make_workspace(base, base)
     stories = []
     _prefetch(ws, paths)
     for path in sorted(paths):
@@ -179,7 +202,9 @@ def on_dispatch_merged(action: Any, deps: Deps) -> int:
     issue_number = stories[0].issue
     loc = None
     labels: tuple[str, ...] = ()
-    if issue_number:
+    if issue_number and early is not None and issue_number == hint:
+        loc, labels = early, deps.forge.get_issue(issue_number).labels
+    elif issue_number:
         try:
             issue = deps.forge.get_issue(issue_number)
             loc = locate(deps, issue.number, issue.title, comment_count=issue.comments)
