@@ -126,3 +126,18 @@ def test_a_remembered_comment_id_never_leads_to_another_issue(fake: FakeGitHub, 
     assert step.read_comment_node(f"IC_{elsewhere}", first) is None
     assert step.read_comment_node(f"IC_{elsewhere}", other) is not None
     assert step.read_comment_node("IC_999999999", first) is None
+
+
+def test_many_files_under_one_directory_come_in_one_query(fake: FakeGitHub, forge: GitHubForge):
+    from playbook.adapters.github import GitHubWorkspace
+
+    stories = {f"_bmad-output/implementation-artifacts/{k}-r/story-1-{k}.md": f"story {k}\n" for k in range(250)}
+    fake.push(REPO, "main", stories, "250 delivered requests")
+    ws = GitHubWorkspace(forge, "main", base_branch="main")
+    ws.prefetch(sorted(stories))
+    fake.reset_calls()
+    assert all(ws.read(p) == text for p, text in stories.items()) and fake.count() == 0
+    ws2 = GitHubWorkspace(forge, "main", base_branch="main")
+    fake.reset_calls()
+    ws2.prefetch(sorted(stories))
+    assert [c.operation or c.path.split("/")[-2] for c in fake.calls] == ["heads", "trees", "query"]  # not 3 queries

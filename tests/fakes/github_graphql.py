@@ -366,8 +366,13 @@ class _RepositoryNode:
         return _window([pull_node(self.fake, self.repo, p) for p in pulls], **args)
 
     def object(self, expression: str | None = None, oid: str | None = None) -> dict[str, Any] | None:
-        if expression is None or ":" not in expression:
-            raise _Unserved("the fake GitHub serves object(expression: \"<rev>:<path>\") only")
+        if expression is None:
+            raise _Unserved("the fake GitHub serves object(expression: ...) only")
+        if ":" not in expression:  # a revision alone: the commit
+            try:
+                return self._commit(self.fake._resolve_commit(self.repo, expression))
+            except Exception:  # noqa: BLE001 - an unknown revision is null, as on GitHub
+                return None
         rev, _, path = expression.partition(":")
         try:
             commit = self.fake._resolve_commit(self.repo, rev)

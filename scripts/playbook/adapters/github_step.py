@@ -115,7 +115,7 @@ class Tree:
     used: bool = False  # seeded a workspace already (which then keeps its own tree up to date)
 
 
-def _tree_of(target: Mapping[str, Any] | None, dirs: list[str]) -> Tree:
+def tree_files(target: Mapping[str, Any] | None, dirs: list[str]) -> Tree:
     if not target:
         return Tree(None)
     tree = Tree(str(target["oid"]))
@@ -232,8 +232,8 @@ class StepForge:
         repository = data.get("repository") or {}
         self._branch = branch
         self._workspaces.clear()
-        self._trees = {branch: _tree_of((repository.get("ref") or {}).get("target"), dirs),
-                       base: _tree_of((repository.get("base") or {}).get("target"), dirs)}
+        self._trees = {branch: tree_files((repository.get("ref") or {}).get("target"), dirs),
+                       base: tree_files((repository.get("base") or {}).get("target"), dirs)}
         nodes = (repository.get("pullRequests") or {}).get("nodes") or []
         self._pull = _pull_of(nodes[0]) if nodes else None
         self._pull_loaded = True
