@@ -44,11 +44,29 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The program (``argv`` None: the console script, ``python -m playbook``) or a caller's argv."""
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY", "")
     args = sys.argv[1:] if argv is None else argv
-    if summary_path and args and args[0] in COMMANDS:
-        _run_with_summary(args, summary_path)
-    _run(args)
+    try:
+        if summary_path and args and args[0] in COMMANDS:
+            _run_with_summary(args, summary_path)
+        _run(args)
+    finally:
+        if argv is None:
+            _skip_final_collection()
+
+
+def _skip_final_collection() -> None:
+    """The process is about to end: spare it the interpreter's last garbage collection.
+
+    With both SDKs loaded, finalisation spends 150–250 ms walking every object the cyclic GC tracks
+    only to free memory the OS takes back anyway. ``gc.freeze()`` moves them out of its reach; exit
+    still runs atexit handlers and flushes and closes the standard streams. Only for the program
+    itself: a caller running ``main(argv)`` in its own process keeps its collector as it was.
+    """
+    import gc
+
+    gc.freeze()
 
 
 def _run(args: list[str]) -> None:
