@@ -93,20 +93,23 @@ def test_other_commands_still_go_through_click():
 
 FROZEN_AT_EXIT = """
 import atexit, gc, sys
-atexit.register(lambda: print("@@frozen", gc.get_freeze_count() > 0))
+default = gc.get_threshold()[2]
+atexit.register(lambda: print("@@frozen", gc.get_freeze_count() > 0, "@@full-every",
+                        "default" if gc.get_threshold()[2] == default else gc.get_threshold()[2]))
 from playbook.cli import main
 main({argv})
 """
 
 
-@pytest.mark.parametrize(("argv", "frozen"), [("None", True), ("['--help']", False)])
-def test_only_the_program_skips_the_final_collection(argv: str, frozen: bool):
-    """`playbook …` freezes the GC before it exits (the last collection only frees what the OS takes back);
-    a caller running main(argv) in its own process keeps its collector."""
+@pytest.mark.parametrize(("argv", "frozen", "full_every"), [("None", True, "100"), ("['--help']", False, "default")])
+def test_only_the_program_tunes_its_collector(argv: str, frozen: bool, full_every: str):
+    """`playbook …` collects its old generation 10× rarer than CPython's default and freezes the GC before
+    it exits (the last collection only frees what the OS takes back); a caller running main(argv) in its
+    own process keeps its collector as it was."""
     proc = subprocess.run(  # noqa: S603 - argv list
         [sys.executable, "-c", FROZEN_AT_EXIT.format(argv=argv), "--help"], capture_output=True, text=True,
         timeout=60, cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(REPO_ROOT)}, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Usage: playbook" in proc.stdout  # the command ran and printed everything before exiting
-    assert proc.stdout.rstrip().endswith(f"@@frozen {frozen}")
+    assert proc.stdout.rstrip().endswith(f"@@frozen {frozen} @@full-every {full_every}")
