@@ -180,7 +180,9 @@ class SubprocessHarness(Harness):
         path = self.tmp / f"event-{self.events}.json"
         path.write_text(json.dumps(payload))
         values = {**self.env, **env, "GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path),
-                  "PLAYBOOK_BOT_LOGIN": BOT}
+                  "PLAYBOOK_BOT_LOGIN": BOT,
+                  # as in Actions, where it is always set: every run writes its job summary
+                  "GITHUB_STEP_SUMMARY": str(self.tmp / "step-summary.md")}
         if self.profile_imports:
             values["PYTHONPROFILEIMPORTTIME"] = "1"
         extra = {k: v for k, v in values.items() if v is not None}

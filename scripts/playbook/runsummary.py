@@ -10,37 +10,44 @@ table breakout), because error messages and paths can carry text from issues and
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 READS = frozenset({"GET", "HEAD"})
 MAX_LISTED_WRITES = 50
 MAX_CELL = 300
 
 
-@dataclass
 class ModelCall:
-    skill: str
-    model: str
-    provider: str
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    seconds: float
+    """One model call: which skill on which model, its tokens, estimated cost and time."""
+
+    __slots__ = ("skill", "model", "provider", "input_tokens", "output_tokens", "cost_usd", "seconds")
+
+    def __init__(self, skill: str, model: str, provider: str, input_tokens: int, output_tokens: int,
+                 cost_usd: float, seconds: float) -> None:
+        self.skill, self.model, self.provider = skill, model, provider
+        self.input_tokens, self.output_tokens = input_tokens, output_tokens
+        self.cost_usd, self.seconds = cost_usd, seconds
+
+    def __repr__(self) -> str:
+        return (f"ModelCall({self.skill!r}, {self.model!r}, {self.provider!r}, {self.input_tokens}, "
+                f"{self.output_tokens}, {self.cost_usd}, {self.seconds})")
 
 
-@dataclass
 class RunSummary:
-    title: str = "playbook"
-    outcome: str = ""
-    started: float = field(default_factory=time.perf_counter)
-    stages: list[tuple[str, float]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every GitHub API call
-    models: list[ModelCall] = field(default_factory=list)
+    """What this run did so far. Plain classes, not dataclasses: importing ``dataclasses`` (and the
+    ``inspect`` it pulls in) would be most of what an ignored event costs."""
+
+    def __init__(self, title: str = "playbook", outcome: str = "") -> None:
+        self.title = title
+        self.outcome = outcome
+        self.started = time.perf_counter()
+        self.stages: list[tuple[str, float]] = []
+        self.notes: list[str] = []
+        self.calls: list[tuple[str, str]] = []  # (method, path) of every GitHub API call
+        self.models: list[ModelCall] = []
 
     # ------------------------------------------------------------------ recording
 
@@ -109,7 +116,7 @@ class RunSummary:
             lines += ["", "</details>", ""]
         return "\n".join(lines) + "\n"
 
-    def write(self, path: str | Path | None, secrets: Iterable[str] = ()) -> bool:
+    def write(self, path: str | os.PathLike[str] | None, secrets: Iterable[str] = ()) -> bool:
         """Append to the job summary file; no file (outside Actions) is not an error."""
         if not path:
             return False

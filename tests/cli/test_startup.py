@@ -81,7 +81,50 @@ def test_an_ignored_comment_imports_no_click_sdk_yaml_or_handler(tmp_path: Path)
     assert "ignored issue_comment event" in out
     assert _heavy(modules) == set()
     assert _under(modules, IGNORED_NEVER) == set()
-    assert {"json", "playbook.intake.events", "playbook.intake.commands"} <= set(modules)  # what deciding takes
+    # decided at first look (playbook.intake.triage): not even the settings, the command table or dataclasses
+    assert {"json", "playbook.intake.triage", "playbook.intake.fields"} <= set(modules)
+    assert _under(modules, FIRST_LOOK_NEVER) == set()
+
+
+# What the first look at a plain comment does without: the full parse and decision, the settings object,
+# the command table and the `dataclasses`/`inspect` import they bring (most of what the event cost).
+FIRST_LOOK_NEVER = {"dataclasses", "inspect", "playbook.settings", "playbook.intake.events",
+                    "playbook.intake.commands", "playbook.intake.authz", "playbook.cli.event_run"}
+
+
+def _comment_event(tmp_path: Path, body: str) -> dict[str, str]:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({
+        "action": "created",
+        "issue": {"number": 1, "title": "x", "body": "", "labels": [], "user": {"login": "a", "type": "User"}},
+        "comment": {"id": 5, "body": body, "user": {"login": "owner", "type": "User"},
+                    "created_at": "2026-01-01T00:00:00Z"},
+        "repository": {"full_name": "o/r", "name": "r", "owner": {"login": "o"}, "default_branch": "main"},
+        "sender": {"login": "owner", "type": "User"},
+    }))
+    return {"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "o/r",
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+
+
+def test_an_ignored_comment_in_actions_writes_its_summary_from_the_first_look(tmp_path: Path):
+    code, modules, out = _probe(["event"], _comment_event(tmp_path, "See https://docs.pi-hole.net/ and /etc/hosts"))
+    assert code == 0
+    assert out.strip() == "playbook: ignored issue_comment event: comment 5: not a command"
+    assert _under(modules, FIRST_LOOK_NEVER | IGNORED_NEVER) == set() and _heavy(modules) == set()
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("### playbook event\n")
+    assert "**Outcome:** ignored issue_comment event: comment 5: not a command" in summary
+    assert "| GitHub API calls (writes) | 0 (0) |" in summary and "| read and decide the event |" in summary
+
+
+def test_a_comment_whose_first_line_starts_with_a_slash_goes_the_full_way(tmp_path: Path):
+    # `/nonsense` is not a command either, but only the command table can say so
+    code, modules, out = _probe(["event"], _comment_event(tmp_path, "  /nonsense here"))
+    assert code == 0
+    assert out.strip() == "playbook: ignored issue_comment event: comment 5: not a command"
+    assert {"playbook.intake.events", "playbook.intake.commands", "playbook.settings"} <= set(modules)
+    assert "**Outcome:** ignored issue_comment event: comment 5: not a command" in (
+        tmp_path / "summary.md").read_text(encoding="utf-8")
 
 
 def test_other_commands_still_go_through_click():

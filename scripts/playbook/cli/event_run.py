@@ -15,27 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from playbook.errors import ConfigError, PayloadError
+from playbook.intake.triage import MAX_EVENT_BYTES as MAX_EVENT_BYTES
+from playbook.intake.triage import MAX_EVENT_DEPTH as MAX_EVENT_DEPTH
+from playbook.intake.triage import depth_exceeds
 from playbook.settings import Settings
 
 EXIT_REJECTED = 3
-# GitHub caps webhook payloads at 25 MB; its payloads nest about a dozen levels deep.
-MAX_EVENT_BYTES = 25 * 1024 * 1024
-MAX_EVENT_DEPTH = 64
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion to exhaust)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
-
-
 def parse_event_json(text: str, *, source: str) -> Any:
     """The event file's JSON, refusing an oversized or over-deep document with an error, not a traceback."""
     size = len(text.encode("utf-8", "surrogatepass"))
@@ -50,7 +35,7 @@ def parse_event_json(text: str, *, source: str) -> Any:
     except RecursionError:
         too_deep = True
     else:
-        too_deep = _depth_exceeds(payload, MAX_EVENT_DEPTH)
+        too_deep = depth_exceeds(payload, MAX_EVENT_DEPTH)
     if too_deep:
         raise PayloadError(f"the event file {source} nests deeper than {MAX_EVENT_DEPTH} levels",
                            fix="point GITHUB_EVENT_PATH at the webhook payload GitHub wrote")

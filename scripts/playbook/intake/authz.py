@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playbook.intake.triage import is_bot as is_bot  # the one identity rule; triage needs it cheaply
+
 ALLOWED_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
 
@@ -21,16 +23,6 @@ ALLOWED_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 class Decision:
     allowed: bool
     reason: str
-
-
-def is_bot(login: str, user_type: str, *, bot_login: str = "") -> bool:
-    """True for any automated identity: type Bot, a ``[bot]`` login, or our own configured login.
-
-    A ``[bot]`` suffix can only make an actor *less* trusted, never more.
-    """
-    name = (login or "").strip().lower()
-    own = (bot_login or "").strip().lower()
-    return user_type == "Bot" or name.endswith("[bot]") or (bool(own) and name == own)
 
 
 def authorize_command(permission: str, *, login: str, user_type: str, bot_login: str) -> Decision:

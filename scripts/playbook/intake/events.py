@@ -18,6 +18,14 @@ from typing import Any, ClassVar
 from playbook.errors import PayloadError
 from playbook.intake.authz import is_bot
 from playbook.intake.commands import Command, parse_command
+from playbook.intake.fields import Malformed as _Malformed
+from playbook.intake.fields import comment_fields
+from playbook.intake.fields import integer as _int
+from playbook.intake.fields import labels as _labels
+from playbook.intake.fields import login as _login
+from playbook.intake.fields import obj as _obj
+from playbook.intake.fields import text as _str
+from playbook.intake.triage import comment_ignore_reason, not_a_command
 
 PLANNING_BRANCH_PREFIX = "bmad/"
 QUICK_LABEL = "bmad:quick"  # planning.phases.QUICK_LABEL (events stay free of planning imports)
@@ -97,65 +105,10 @@ class OtherEvent:
 Event = IssueEvent | CommentEvent | PullRequestEvent | DispatchEvent | ScheduleEvent | ManualEvent | OtherEvent
 
 
-class _Malformed(Exception):
-    pass
-
-
-def _obj(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    if not isinstance(value, Mapping):
-        raise _Malformed(f"'{key}' is not an object")
-    return value
-
-
-def _str(parent: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
-    value = parent.get(key)
-    if value is None and default is not None:
-        return default
-    if not isinstance(value, str):
-        raise _Malformed(f"'{key}' is not a string")
-    return value
-
-
-def _int(parent: Mapping[str, Any], key: str) -> int:
-    value = parent.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Malformed(f"'{key}' is not an integer")
-    return value
-
-
-def _login(parent: Mapping[str, Any], key: str) -> tuple[str, str]:
-    user = parent.get(key)
-    if not isinstance(user, Mapping):
-        return "", ""
-    login, kind = user.get("login"), user.get("type")
-    return (login if isinstance(login, str) else ""), (kind if isinstance(kind, str) else "")
-
-
-def _labels(parent: Mapping[str, Any]) -> tuple[str, ...]:
-    value = parent.get("labels") or []
-    if not isinstance(value, list):
-        raise _Malformed("'labels' is not a list")
-    names = [item.get("name") if isinstance(item, Mapping) else item for item in value]
-    return tuple(name for name in names if isinstance(name, str))
-
-
 def _repo_name(parent: Mapping[str, Any] | None) -> str:
     repo = parent.get("repo") if isinstance(parent, Mapping) else None
     name = repo.get("full_name") if isinstance(repo, Mapping) else None
     return name if isinstance(name, str) else ""  # a deleted fork has repo: null
-
-
-def _datetime(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise _Malformed("'created_at' is not a string")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Malformed("'created_at' is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise _Malformed("'created_at' has no time zone")
-    return parsed
 
 
 def _issue_event(payload: Mapping[str, Any]) -> IssueEvent:
@@ -177,21 +130,7 @@ def _issue_event(payload: Mapping[str, Any]) -> IssueEvent:
 
 
 def _comment_event(payload: Mapping[str, Any]) -> CommentEvent:
-    issue = _obj(payload, "issue")
-    comment = _obj(payload, "comment")
-    author, author_type = _login(comment, "user")
-    return CommentEvent(
-        action=_str(payload, "action"),
-        issue_number=_int(issue, "number"),
-        issue_title=_str(issue, "title", default=""),
-        issue_labels=_labels(issue),
-        is_pull_request=issue.get("pull_request") is not None,
-        comment_id=_int(comment, "id"),
-        body=_str(comment, "body", default=""),
-        author=author,
-        author_type=author_type,
-        created_at=_datetime(comment.get("created_at")),
-    )
+    return CommentEvent(**comment_fields(payload))
 
 
 def _pull_request_event(payload: Mapping[str, Any]) -> PullRequestEvent:
@@ -383,15 +322,14 @@ def _decide_issue(event: IssueEvent, *, bot_login: str, phase_label: str) -> Act
 
 
 def _decide_comment(event: CommentEvent, *, bot_login: str, max_feedback_chars: int) -> Action:
-    if event.action != "created":
-        return Ignore(f"comment {event.comment_id}: only new comments are read")
-    if event.is_pull_request:
-        return Ignore(f"comment {event.comment_id}: commands are read on request issues, not pull requests")
-    if is_bot(event.author, event.author_type, bot_login=bot_login):
-        return Ignore(f"comment {event.comment_id}: written by a bot or app")
+    reason = comment_ignore_reason(action=event.action, comment_id=event.comment_id,
+                                   is_pull_request=event.is_pull_request, author=event.author,
+                                   author_type=event.author_type, bot_login=bot_login)
+    if reason is not None:
+        return Ignore(reason)
     command = parse_command(event.body, max_feedback_chars=max_feedback_chars)
     if command is None:
-        return Ignore(f"comment {event.comment_id}: not a command")
+        return Ignore(not_a_command(event.comment_id))
     return RunCommand(event.issue_number, command, event.comment_id, event.author, event.author_type, event.created_at)
 
 
