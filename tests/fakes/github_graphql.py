@@ -33,13 +33,20 @@ def schema() -> Any:
 
 def validation_errors(query: str) -> list[str]:
     """Why GitHub would refuse this query (syntax or schema), or [] when it is valid."""
+    return list(_checked(query)[1])
+
+
+@functools.lru_cache(maxsize=512)
+def _checked(query: str) -> tuple[Any, tuple[str, ...]]:
+    """(parsed document or None, problems) — once per distinct document text: a step sends the same
+    few documents with other variables, and validating against GitHub's whole schema is the slow part."""
     from graphql import GraphQLError, parse, validate
 
     try:
         document = parse(query)
     except GraphQLError as exc:
-        return [exc.message]
-    return [error.message for error in validate(schema(), document)]
+        return None, (exc.message,)
+    return document, tuple(error.message for error in validate(schema(), document))
 
 
 class _Unserved(Exception):
@@ -85,7 +92,7 @@ def _window(items: list[Any], first: int | None = None, last: int | None = None,
 
 def execute(fake: Any, token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     """Run a validated read query against the fake (its lock is held by the caller)."""
-    from graphql import graphql_sync
+    from graphql import execute_sync
 
     def field_resolver(source: Any, info: Any, **args: Any) -> Any:
         if isinstance(source, _Root | _RepositoryNode):
@@ -102,7 +109,10 @@ def execute(fake: Any, token: str, query: str, variables: dict[str, Any]) -> dic
     def type_resolver(value: Any, info: Any, abstract_type: Any) -> str:
         return str(value["__typename"])
 
-    result = graphql_sync(schema(), query, root_value=_Root(fake, token), variable_values=variables,
+    document, problems = _checked(query)
+    if document is None or problems:  # the caller answers these before executing; never run one
+        return {"errors": [{"message": p} for p in problems]}
+    result = execute_sync(schema(), document, root_value=_Root(fake, token), variable_values=variables,
                           field_resolver=field_resolver, type_resolver=type_resolver)
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
