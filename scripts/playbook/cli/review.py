@@ -21,9 +21,13 @@ from playbook.settings import Settings
               show_default=True, help="Where review.json is written.")
 @click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where the steer job left steer.json (/review on the PR); used instead of --event-file.")
-def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, steer_dir: Path | None) -> int:
+@click.option("--agent-user", default=None, envvar="PLAYBOOK_AGENT_USER",
+              help="Run the CLI as this unprivileged user over a scratch copy, as `playbook dev` does (needs root).")
+def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, steer_dir: Path | None,
+           agent_user: str | None) -> int:
     """Review the story branch's change with the code-review skill on the Claude Code CLI (read-only tools)."""
-    from playbook.cli.dev import steered_event
+    from playbook.adapters.agent_user import AgentUser
+    from playbook.cli.dev import PROTECTED_VARIABLES, steered_event
 
     event_file = steered_event(steer_dir) or event_file
     from playbook.adapters import git as gitlib
@@ -40,7 +44,9 @@ def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, 
     gitlib.git(repo_dir, "switch", "-q", branch)
     settings = Settings.from_env(os.environ, root=playbook_dir)
     record = run_review(story_path=story_path, playbook_dir=playbook_dir, repo_dir=repo_dir, base_ref=base,
-                        kind=payload["target"], settings=settings, config=load_config(playbook_dir), out_dir=out_dir)
+                        kind=payload["target"], settings=settings, config=load_config(playbook_dir), out_dir=out_dir,
+                        agent=AgentUser.lookup(agent_user) if agent_user else None,
+                        protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
     record["branch"] = branch
     (out_dir / "review.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(f"story {story.id}: {len(record['findings'])} findings" + (f"; {record['error']}" if record["error"]
