@@ -364,3 +364,20 @@ def test_the_review_job_runs_in_the_dev_jobs_box():
     for forbidden in ("BMAD_PLAYBOOK_TOKEN", "GITHUB_TOKEN", "github.token", "BMAD_DISPATCH_TOKEN", "token:"):
         assert forbidden not in text
     assert review["permissions"] == {"contents": "read"}
+
+
+def test_a_refused_steer_command_is_answered_by_its_own_small_writer():
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    steer, reply = jobs["steer"], jobs["steer-reply"]
+    assert steer["permissions"] == {"pull-requests": "read"}  # deciding writes nothing
+    assert steer["outputs"]["refused"] == "${{ steps.steer.outputs.refused }}"
+    assert "needs.steer.outputs.command != ''" in condition(jobs["source"])  # a refusal starts no Claude run
+    assert reply["needs"] == "steer" and "needs.steer.outputs.refused == 'true'" in condition(reply)
+    assert reply["permissions"] == {"pull-requests": "write"} and reply["timeout-minutes"] <= 10
+    text = _job_text(reply)
+    for forbidden in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "BMAD_PLAYBOOK_TOKEN", "claude", "token:"):
+        assert forbidden not in text
+    (run_step,) = [s for s in reply["steps"] if "run" in s]
+    assert run_step["run"] == 'playbook steer-reply --steer "$RUNNER_TEMP/steer"'
+    assert run_step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    assert not any(str(s.get("uses", "")).startswith("actions/checkout@") for s in reply["steps"])  # artifacts only

@@ -69,7 +69,7 @@ def test_caller_workflow_is_exactly_the_pinned_call(rendered, kind):
     assert "startsWith(github.event.pull_request.head.ref, 'bmad/story-')" in job["if"]
     assert "github.event.issue.pull_request" in job["if"] and "github.event.comment.user.type != 'Bot'" in job["if"]
     text = (rendered[kind] / target.WORKFLOW_PATH).read_text(encoding="utf-8")
-    assert "guarded in code by playbook.intake.steer_flow.decide_steer" in text  # the guard behind the ignore
+    assert "guarded in code by playbook.intake.steer_flow.authorize_steer" in text  # the guard behind the ignore
 
 
 def test_caller_matches_the_reusable_workflow_interface(rendered):

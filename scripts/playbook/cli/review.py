@@ -83,41 +83,69 @@ def post_review(review_dir: Path) -> int:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("steer"),
               show_default=True, help="Where steer.json is written for the dev, publish and review jobs.")
 @click.option("--output-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A step-output file ($GITHUB_OUTPUT): `command=revise|retry|review` is appended (a fixed word).")
+              help="A step-output file ($GITHUB_OUTPUT): `command=revise|retry|review`, or `refused=true` "
+              "(fixed words only).")
 def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
-    """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API)."""
+    """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API).
+
+    A refused command is recorded in steer.json (`error`) for `playbook steer-reply`, and exits 0.
+    """
     from playbook.adapters.github import GitHubForge
     from playbook.errors import MissingSecretError
-    from playbook.intake.steer_flow import decide_steer, parse_pr_command, write_steer
+    from playbook.intake.steer_flow import run_steer, write_steer
 
     event = json.loads(event_file.read_text(encoding="utf-8"))
-    comment, issue = event.get("comment") or {}, event.get("issue") or {}
-    if event.get("action") != "created" or not issue.get("pull_request"):
-        click.echo("not a new comment on a pull request; nothing to do")
+    settings = Settings.from_env(os.environ)
+
+    def forge() -> GitHubForge:
+        token = settings.require("github_token", "GITHUB_TOKEN")
+        if not settings.github_repository:
+            raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+        return GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+
+    def playbook_head(repo: str) -> str:
+        playbook = GitHubForge(repo, settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN"),
+                               base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
+        return playbook.branch_head(playbook.default_branch()) or ""
+
+    comment = event.get("comment") or {}
+    if event.get("action") != "created" or not (event.get("issue") or {}).get("pull_request") \
+            or not str(comment.get("body") or "").lstrip().startswith("/"):
+        click.echo("not a pull-request command; nothing to do")  # decided before any token is needed
         return 0
-    command = parse_pr_command(str(comment.get("body") or ""))
-    if command is None:
+    record = run_steer(event, forge=forge(), bot_login=settings.bot_login, playbook_head=playbook_head)
+    if record is None:
         click.echo("not a pull-request command; nothing to do")
         return 0
+    path = write_steer(out_dir, record)
+    if record.get("error"):
+        click.echo(f"/{record['command']} on PR #{record['pr']} refused: {record['error']}; wrote {path}")
+        outputs = "refused=true\n"
+    else:
+        click.echo(f"/{record['command']} on PR #{record['pr']}: wrote {path}")
+        assert record["command"] in ("revise", "retry", "review")  # never free text into the output file
+        outputs = f"command={record['command']}\n"
+    if output_file is not None:
+        with output_file.open("a", encoding="utf-8") as handle:
+            handle.write(outputs)
+    return 0
+
+
+@click.command("steer-reply")
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Where `playbook steer` left steer.json with a refusal.")
+def steer_reply(steer_dir: Path) -> int:
+    """Answer a refused /revise, /retry or /review once on the IaC PR (no model, pull-requests token only)."""
+    from playbook.adapters.github import GitHubForge
+    from playbook.errors import MissingSecretError
+    from playbook.intake.steer_flow import STEER_FILE
+    from playbook.intake.steer_reply import post_refusal
+
     settings = Settings.from_env(os.environ)
     token = settings.require("github_token", "GITHUB_TOKEN")
     if not settings.github_repository:
         raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+    record = json.loads((steer_dir / STEER_FILE).read_text(encoding="utf-8"))
     forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
-    pull = forge.get_pull(int(issue.get("number") or 0))
-    user = comment.get("user") or {}
-    playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
-    from playbook.delivery.publish import read_pr_marker
-
-    marker = read_pr_marker(pull.body) or {}
-    playbook = GitHubForge(str(marker.get("playbook_repo") or "invalid/invalid"), playbook_token,
-                           base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
-    head = playbook.branch_head(playbook.default_branch()) or ""
-    record = decide_steer(forge=forge, pull=pull, command=command, author=str(user.get("login") or ""),
-                          author_type=str(user.get("type") or ""), bot_login=settings.bot_login, playbook_head=head)
-    click.echo(f"/{command.name} on PR #{pull.number}: wrote {write_steer(out_dir, record)}")
-    if output_file is not None:
-        assert command.name in ("revise", "retry", "review")  # never free text into the output file
-        with output_file.open("a", encoding="utf-8") as handle:
-            handle.write(f"command={command.name}\n")
+    click.echo(post_refusal(forge, record))
     return 0
