@@ -144,8 +144,35 @@ def test_plain_comments_unknown_words_and_bots_stay_unanswered(prs, fake_github,
 
 def test_a_writer_on_a_story_pr_is_not_answered_but_steered(prs, fake_github, tmp_path):
     event = _event(fake_github, prs["story"], "/revise use port 8081", "owner")
+    fake_github.reset_calls()
     rc, out, outputs = _steer(tmp_path, event)
     assert rc == 0 and outputs == "command=revise\n"
+    assert fake_github.count("GET") == fake_github.count() == 4  # PR, permission, playbook repo, its head
     record = json.loads((out / "steer.json").read_text())
     assert "error" not in record and record["feedback"] == "use port 8081"
     assert record["client_payload"]["merge_sha"] == fake_github.branch_head(PLAYBOOK, "main")
+
+
+def test_a_redelivered_steering_comment_is_skipped_from_the_pr_itself(prs, fake_github, tmp_path):
+    """The PR body lists the /revise and /retry comments already published; a /review's review names its
+    comment. Either way the redelivered event stops in steer, before any job that costs a model call."""
+    event = _event(fake_github, prs["story"], "/revise use port 8081", "owner")
+    pull = fake_github.repos[APPS].issues[prs["story"]]
+    pull.body += f"\n<!-- bmad-steered comments=7,{event['comment']['id']} -->"
+    fake_github.reset_calls()
+    rc, out, outputs = _steer(tmp_path, event)
+    assert rc == 0 and outputs == "" and not (out / "steer.json").exists()
+    assert fake_github.count() == 2  # the PR and the permission; the playbook is never asked
+
+    review = _event(fake_github, prs["story"], "/review", "owner")
+    forge = GitHubForge(APPS, TOKEN, base_url=fake_github.url)
+    forge.create_review(prs["story"], f"<!-- bmad-review story=1.1 head=abc request=comment-{review['comment']['id']} -->")
+    fake_github.reset_calls()
+    rc, out, outputs = _steer(tmp_path, review, run="2")
+    assert rc == 0 and outputs == "" and fake_github.count() == 3  # + the reviews
+    fresh = _event(fake_github, prs["story"], "/review", "owner")
+    fake_github.reset_calls()
+    rc, out, outputs = _steer(tmp_path, fresh, run="3")
+    assert outputs == "command=review\n" and json.loads((out / "steer.json").read_text())["comment_id"] == \
+        fresh["comment"]["id"]
+    assert fake_github.count() == 5  # + the playbook's default branch and its head

@@ -29,7 +29,8 @@ def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, 
     from playbook.adapters.agent_user import AgentUser
     from playbook.cli.dev import PROTECTED_VARIABLES, steered_event
 
-    event_file = steered_event(steer_dir) or event_file
+    steer = steered_event(steer_dir)
+    event_file = steer or event_file
     from playbook.adapters import git as gitlib
     from playbook.config import load_config
     from playbook.delivery.devrun import story_path_from_event
@@ -48,6 +49,9 @@ def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, 
                         agent=AgentUser.lookup(agent_user) if agent_user else None,
                         protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
     record["branch"] = branch
+    steered = json.loads(steer.read_text(encoding="utf-8")) if steer is not None else {}
+    if steered.get("command") == "review" and isinstance(steered.get("comment_id"), int):
+        record["request_comment"] = steered["comment_id"]  # `/review` asked: posted even for a reviewed head
     (out_dir / "review.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(f"story {story.id}: {len(record['findings'])} findings" + (f"; {record['error']}" if record["error"]
                                                                           else ""))

@@ -39,7 +39,8 @@ SEVERITIES = ("critical", "major", "minor")
 SEVERITY_ALIASES = {"blocker": "critical", "critical": "critical", "major": "major", "minor": "minor"}
 MAX_FINDINGS = 50
 MAX_DIFF_CHARS = 60_000
-MARKER = "<!-- bmad-review story={story} head={head} -->"
+MARKER = "<!-- bmad-review story={story} head={head}{request} -->"
+REQUEST_MARK = " request=comment-{comment}"  # a `/review` comment: its own review even of a reviewed head
 
 _FINDINGS_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
 
@@ -168,7 +169,9 @@ def run_review(*, story_path: Path, playbook_dir: Path, repo_dir: Path, base_ref
 def review_body(record: Mapping[str, Any]) -> str:
     from playbook.sanitize import cap, neutralize_for_github
 
-    marker = MARKER.format(story=record["story"], head=record["head"][:12])
+    request = record.get("request_comment")
+    marker = MARKER.format(story=record["story"], head=record["head"][:12],
+                           request=REQUEST_MARK.format(comment=request) if isinstance(request, int) else "")
     lines = [marker, f"### Code review of story {record['story']} (read-only, Claude Code)", ""]
     if record.get("error"):
         lines += [f"> [!WARNING]\n> The review could not complete: {neutralize_for_github(str(record['error']))}. "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from playbook.errors import PayloadError
-from playbook.ports import Forge, PullRequest
+from playbook.ports import Forge, PullRequest, PullReviews
 
 PR_COMMANDS = ("revise", "retry", "review")
 STEER_FILE = "steer.json"
@@ -32,8 +32,8 @@ MAX_FEEDBACK_CHARS = 4000
 _FIRST_LINE = re.compile(r"[ \t]*/(?P<name>[a-z]+)(?P<rest>(?: .*)?)")
 
 
-class PullForge(Forge, Protocol):
-    """The forge of the target repo, which also reads a pull request by number."""
+class PullForge(Forge, PullReviews, Protocol):
+    """The forge of the target repo, which also reads a pull request by number and its reviews."""
 
     def get_pull(self, number: int) -> PullRequest: ...
 
@@ -82,7 +82,8 @@ def authorize_steer(*, forge: Forge, pull: PullRequest, command: PrCommand, auth
     return story
 
 
-def steer_record(*, pull: PullRequest, command: PrCommand, story: dict[str, Any], playbook_head: str) -> dict[str, Any]:
+def steer_record(*, pull: PullRequest, command: PrCommand, story: dict[str, Any], playbook_head: str,
+                 comment_id: int = 0) -> dict[str, Any]:
     """steer.json for the jobs that follow: the story's dispatch payload at ``playbook_head`` and the command."""
     from playbook.delivery.payloads import story_key, validate_story_payload
     from playbook.delivery.routing import KIND_ORDER
@@ -93,7 +94,7 @@ def steer_record(*, pull: PullRequest, command: PrCommand, story: dict[str, Any]
         "key": story_key(story["playbook_repo"], story["story_path"], story["target"], playbook_head),
     })
     return {"action": "bmad-story", "client_payload": payload, "command": command.name,
-            "feedback": command.feedback, "branch": pull.head, "pr": pull.number}
+            "feedback": command.feedback, "branch": pull.head, "pr": pull.number, "comment_id": comment_id}
 
 
 def decide_steer(*, forge: Forge, pull: PullRequest, command: PrCommand, author: str, author_type: str,
@@ -123,14 +124,28 @@ def run_steer(event: dict[str, Any], *, forge: PullForge, bot_login: str,
     author, author_type = str(user.get("login") or ""), str(user.get("type") or "")
     if command is None or is_bot(author, author_type, bot_login=bot_login):
         return None  # a plain comment, an unknown /word, or a bot (never answered: no loops)
-    number = int(issue.get("number") or 0)
+    number, comment_id = int(issue.get("number") or 0), int(comment.get("id") or 0)
     pull = forge.get_pull(number)
     try:
         story = authorize_steer(forge=forge, pull=pull, command=command, author=author, author_type=author_type,
                                 bot_login=bot_login)
     except PayloadError as exc:
-        return refusal_record(command=command.name, comment_id=int(comment.get("id") or 0), pr=number, error=exc)
-    return steer_record(pull=pull, command=command, story=story, playbook_head=playbook_head(story["playbook_repo"]))
+        return refusal_record(command=command.name, comment_id=comment_id, pr=number, error=exc)
+    if already_answered(forge, pull, command.name, comment_id):
+        return None  # a re-delivered comment: its commit or its review is already there
+    return steer_record(pull=pull, command=command, story=story, playbook_head=playbook_head(story["playbook_repo"]),
+                        comment_id=comment_id)
+
+
+def already_answered(forge: PullReviews, pull: PullRequest, command: str, comment_id: int) -> bool:
+    """Whether this comment's change is published (the PR body lists it) or its review posted."""
+    from playbook.delivery.publish import steered_comments
+    from playbook.delivery.review import REQUEST_MARK
+
+    if command in ("revise", "retry"):
+        return comment_id in steered_comments(pull.body)
+    mark = REQUEST_MARK.format(comment=comment_id)
+    return any(mark in r.body.splitlines()[0] for r in forge.list_reviews(pull.number) if r.body)
 
 
 def write_steer(out_dir: Path, record: dict[str, Any]) -> Path:
