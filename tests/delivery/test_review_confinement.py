@@ -45,6 +45,7 @@ SECRETS = {
     "sibling": "SIBLING-CHECKOUT-SECRET",
     "home": "RUNNER-HOME-SECRET",
     "env_file": "GITHUB-ENV-FILE-SECRET",
+    "committed_on_branch": "COMMITTED-ON-THE-BRANCH-SECRET",  # in the diff under review
 }
 FINDINGS = {"findings": [{"severity": "minor", "file": "stacks/dns-pihole/docker-compose.yml", "line": 2,
                           "message": "pin the image by digest"}]}
@@ -101,6 +102,7 @@ class Runner:
         stack.mkdir(parents=True)
         (stack / "docker-compose.yml").write_text("services:\n  pihole:\n    image: pihole/pihole:2024.07.0\n")
         (stack / "notes").symlink_to(self.sibling)  # a committed symlink into the sibling checkout
+        (stack / "secrets.yaml").write_text(f"token: {SECRETS['committed_on_branch']}\n")  # pushed by a person
         _git(self.target, "add", "-A")
         _git(self.target, "commit", "-q", "-m", "story")
         (stack / ".env.production").write_text(f"WEBPASSWORD={SECRETS['dotenv_in_checkout']}\n")  # untracked
@@ -121,6 +123,7 @@ def attacks(runner: Runner) -> list[Any]:
         tool_use("Read", {"file_path": f"{CWD}/ansible/group_vars/all/secrets.yml"}),
         tool_use("Read", {"file_path": f"{CWD}/stacks/dns-pihole/.env.production"}),
         tool_use("Read", {"file_path": f"{CWD}/.netrc"}),
+        tool_use("Read", {"file_path": f"{CWD}/stacks/dns-pihole/secrets.yaml"}),
         tool_use("Grep", {"pattern": "SECRET", "path": CWD, "output_mode": "content"}),
         tool_use("Read", {"file_path": f"{CWD}/stacks/dns-pihole/notes"}),
         tool_use("Read", {"file_path": str(runner.sibling)}),
@@ -178,7 +181,9 @@ def _review_under_attack(runner: Runner, fake: FakeAnthropicAPI, claude: Path,
     assert "image: pihole/pihole:2024.07.0" in "\n".join(fake.tool_results())  # the copy itself is readable
     assert record["error"] is None and record["findings"] == FINDINGS["findings"]
     assert set(record["left_out"]) == {".netrc", "ansible/group_vars/all/secrets.yml",
-                                       "stacks/dns-pihole/.env.production"}
+                                       "stacks/dns-pihole/.env.production", "stacks/dns-pihole/secrets.yaml"}
+    prompt = json.dumps(fake.main_requests()[0]["messages"][0])
+    assert "stacks/dns-pihole/secrets.yaml" in prompt and "content is not shown" in prompt  # named, not shown
     denied = "\n".join(record["denied"])
     for attempt in ("Read: " + str(runner.sibling), "Read: " + str(runner.home / "secret.txt"),
                     "Read: " + str(runner.github_env), "Glob: " + str(runner.home), "Grep: " + str(runner.home),
@@ -247,3 +252,17 @@ def test_the_review_refuses_to_start_when_the_agent_user_can_reach_a_protected_f
 
 def _never(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the CLI must not start")
+
+
+def test_secret_files_are_named_but_not_shown_in_the_diff_under_review():
+    from playbook.delivery.review import without_secret_files
+
+    diff = ('diff --git a/stacks/x/docker-compose.yml b/stacks/x/docker-compose.yml\n+services: {}\n'
+            'diff --git "a/stacks/my app/.env" "b/stacks/my app/.env"\n+PASSWORD=QUOTED-NAME-SECRET\n'
+            'diff --git a/ansible/vault.yml b/ansible/vault.yml\n+token: VAULT-SECRET\n'
+            'diff --git a/stacks/x/.env.sample b/stacks/x/.env.sample\n+PASSWORD=change-me\n')
+    shown = without_secret_files(diff)
+    assert "QUOTED-NAME-SECRET" not in shown and "VAULT-SECRET" not in shown
+    assert shown.count("its content is not shown") == 2 and '"b/stacks/my app/.env"' in shown
+    assert "+services: {}" in shown and "+PASSWORD=change-me" in shown  # samples and the rest stay
+    assert without_secret_files("") == ""

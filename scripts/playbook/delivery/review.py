@@ -83,6 +83,30 @@ def review_prompt(story: artifacts.Story, story_text: str, *, diff: str, playboo
               "merge (a secret, a broken deploy, an exposed service without SSO).\n")
 
 
+_DIFF_FILE = re.compile(r"^diff --git .*$", re.MULTILINE)
+
+
+def without_secret_files(diff: str) -> str:
+    """The diff minus the sections of secret-bearing files (left out of the copy too), each named instead."""
+    from playbook.delivery.secretscan import is_secret_file
+
+    starts = [m.start() for m in _DIFF_FILE.finditer(diff)]
+    if not starts:
+        return diff
+    kept = [diff[:starts[0]]]
+    for start, end in zip(starts, [*starts[1:], len(diff)], strict=True):
+        section = diff[start:end]
+        header = section.split("\n", 1)[0].removeprefix("diff --git ")
+        # `a/x b/x`, or quoted when a name has spaces: `"a/x y" "b/x y"`
+        old_name, _, new_name = header.partition(" b/") if " b/" in header else header.partition(' "b/')
+        names = [old_name.strip('"').removeprefix("a/"), new_name.strip('"')]
+        if any(is_secret_file(name) for name in names):
+            kept.append(f"diff --git {header}\n(a secret-bearing file: its content is not shown)\n")
+        else:
+            kept.append(section)
+    return "".join(kept)
+
+
 def parse_findings(text: str) -> list[Finding]:
     """The findings block of the review answer; a missing or malformed block is a ModelOutputError."""
     blocks = _FINDINGS_BLOCK.findall(text or "")
@@ -128,7 +152,7 @@ def run_review(*, story_path: Path, playbook_dir: Path, repo_dir: Path, base_ref
     if out_dir.resolve().is_relative_to(repo_dir):
         raise ValidationError(f"--out {out_dir} is inside the target repository {repo_dir}",
                               fix="write the review outside the target checkout, e.g. --out ../review-result")
-    diff = gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD")
+    diff = without_secret_files(gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD"))
     head = gitlib.head(repo_dir) or ""
     prompt = review_prompt(story, story_text, diff=diff, playbook_dir=playbook_dir.resolve(), kind=kind)
     out_dir.mkdir(parents=True, exist_ok=True)
