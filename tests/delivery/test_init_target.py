@@ -215,6 +215,7 @@ def test_cli_defaults_to_the_checkout_head_and_origin(tmp_path, playbook_checkou
     assert "**Traefik routing**" in (target_repo / "CLAUDE.md").read_text()
     out = capsys.readouterr().out
     assert f"created   {target_repo / target.WORKFLOW_PATH}" in out
+    assert "comment /revise <feedback>, /retry or /review on an IaC PR; a refused command is answered" in out
     assert run_cli("init-target", "--kind", "apps", "--repo-dir", str(target_repo),
                    "--playbook-dir", str(playbook_checkout)) == 0
     assert capsys.readouterr().out.count("unchanged") == 3  # the workflow, CLAUDE.md and .gitignore
