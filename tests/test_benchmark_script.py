@@ -21,6 +21,8 @@ ROWS = [
     "**`/approve` → PRD, excluding model time**",
     "SDK import floor",
     "**phase overhead ÷ import floor**",
+    "like-for-like floor: the same imports in a process that treats the GC like `playbook`",
+    "… phase overhead ÷ that floor (like for like)",
     "… of which the fake GitHub spent handling requests",
     "GitHub API calls: issue labeled → Product Brief",
     "GitHub API calls: `/revise`",

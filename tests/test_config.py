@@ -44,3 +44,25 @@ def test_every_problem_is_named(data, mutate, needle):
 def test_unknown_alias_names_the_fix(repo_root):
     with pytest.raises(ConfigError, match="add it under `models:`"):
         load_config(repo_root).route("gpt-9")
+
+
+def test_the_same_file_is_parsed_once_and_an_edit_is_read(tmp_path, repo_root, monkeypatch):
+    import playbook.config as config_module
+
+    calls: list[str] = []
+    parse = config_module.parse_config
+    monkeypatch.setattr(config_module, "parse_config", lambda data, **kw: calls.append(kw["source"]) or parse(data, **kw))
+    text = (repo_root / "playbook.yaml").read_text()
+    (tmp_path / "playbook.yaml").write_text(text)
+    first = load_config(tmp_path)
+    assert load_config(tmp_path) is first  # a run reads it twice: validated once
+    assert calls == [str(tmp_path / "playbook.yaml")]
+    (tmp_path / "playbook.yaml").write_text(text.replace("context_tokens: ", "context_tokens: 1"))
+    edited = load_config(tmp_path)
+    assert edited is not first and edited.limits.context_tokens != first.limits.context_tokens
+    assert len(calls) == 2
+    (tmp_path / "playbook.yaml").write_text(text + "surprise: 1\n")
+    with pytest.raises(ConfigError, match="surprise"):  # a bad edit is never hidden by the earlier good file
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match="surprise"):
+        load_config(tmp_path)

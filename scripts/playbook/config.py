@@ -209,6 +209,11 @@ def parse_config(data: Any, *, source: str = CONFIG_FILE) -> Config:
     )
 
 
+# The last file read: (path, text) -> its Config. A run reads playbook.yaml more than once (the event's
+# /revise limit, then the handler's wiring); the same text is parsed and validated only the first time.
+_LAST: dict[tuple[Path, str], Config] = {}
+
+
 def load_config(root: str | Path) -> Config:
     path = Path(root) / CONFIG_FILE
     try:
@@ -217,6 +222,15 @@ def load_config(root: str | Path) -> Config:
         raise ConfigError(
             f"{path} not found", fix=f"run from the playbook repository root or set PLAYBOOK_DIR; it must hold {CONFIG_FILE}"
         ) from None
+    cached = _LAST.get((path, text))
+    if cached is None:
+        cached = _parse_file(path, text)
+        _LAST.clear()
+        _LAST[path, text] = cached
+    return cached
+
+
+def _parse_file(path: Path, text: str) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -19,7 +19,6 @@ Plus ``cap`` (GitHub rejects bodies over 65,536 characters), ``slugify`` and ``c
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 import unicodedata
@@ -227,6 +226,8 @@ def slugify(text: str, *, max_len: int = 40) -> str:
     slug = _SLUG_DROP.sub("-", ascii_text).strip("-")
     slug = slug[:max_len].rstrip("-")
     if not slug:
+        import hashlib  # only text with nothing ASCII in it needs it
+
         slug = "request-" + hashlib.sha256(raw).hexdigest()[:8]
     return slug
 

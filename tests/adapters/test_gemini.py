@@ -336,3 +336,23 @@ def test_json_mode_sends_only_structural_schema_keywords(fake_gemini):
     story = sent["properties"]["epics"]["items"]["properties"]["stories"]["items"]
     assert story["properties"]["target"]["enum"] == ["infra", "apps", "both", "auto"]
     assert "acceptance_criteria" in story["required"]
+
+
+def test_a_run_loads_one_trust_store_and_still_verifies(fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK would build a second certifi context for the Live API's websocket, which the adapter never
+    opens; the HTTPS client keeps the SDK's own verifying context."""
+    import ssl
+
+    loaded: list[ssl.SSLContext] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loaded.append(self)
+        load(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    fake_gemini.enqueue_text("# Product Brief")
+    model = make_model(fake_gemini)
+    assert model.generate(make_request()).text == "# Product Brief"
+    [context] = loaded
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO_ROOT
 
 PROBE = """
@@ -53,6 +55,16 @@ def test_help_is_rendered_without_click_and_matches_clicks_own():
     assert cli.name is not None
 
 
+# Besides the above: what only a command, a dispatch or a phase needs (playbook.yaml and its schema
+# check, payload validation, the SDKs' HTTP stacks, round-trip YAML).
+IGNORED_NEVER = {"jsonschema", "referencing", "ruamel", "pydantic", "httpx", "httpx2", "jwt",
+                 "playbook.config", "playbook.schemas", "playbook.delivery"}
+
+
+def _under(modules: list[str], roots: set[str]) -> set[str]:
+    return {m for m in modules for r in roots if m == r or m.startswith(r + ".")}
+
+
 def test_an_ignored_comment_imports_no_click_sdk_yaml_or_handler(tmp_path: Path):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({
@@ -68,6 +80,8 @@ def test_an_ignored_comment_imports_no_click_sdk_yaml_or_handler(tmp_path: Path)
     assert code == 0
     assert "ignored issue_comment event" in out
     assert _heavy(modules) == set()
+    assert _under(modules, IGNORED_NEVER) == set()
+    assert {"json", "playbook.intake.events", "playbook.intake.commands"} <= set(modules)  # what deciding takes
 
 
 def test_other_commands_still_go_through_click():
@@ -75,3 +89,27 @@ def test_other_commands_still_go_through_click():
     assert code == 0
     assert "playbook, version" in out
     assert "click" in modules
+
+
+FROZEN_AT_EXIT = """
+import atexit, gc, sys
+default = gc.get_threshold()[2]
+atexit.register(lambda: print("@@frozen", gc.get_freeze_count() > 0, "@@full-every",
+                        "default" if gc.get_threshold()[2] == default else gc.get_threshold()[2]))
+from playbook.cli import main
+main({argv})
+"""
+
+
+@pytest.mark.parametrize(("argv", "frozen", "full_every"), [("None", True, "100"), ("['--help']", False, "default")])
+def test_only_the_program_tunes_its_collector(argv: str, frozen: bool, full_every: str):
+    """`playbook …` collects its old generation 10× rarer than CPython's default and freezes the GC before
+    it exits (the last collection only frees what the OS takes back); a caller running main(argv) in its
+    own process keeps its collector as it was."""
+    proc = subprocess.run(  # noqa: S603 - argv list
+        [sys.executable, "-c", FROZEN_AT_EXIT.format(argv=argv), "--help"], capture_output=True, text=True,
+        timeout=60, cwd=REPO_ROOT, env={"PATH": "/usr/bin:/bin", "HOME": str(REPO_ROOT)}, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: playbook" in proc.stdout  # the command ran and printed everything before exiting
+    assert proc.stdout.rstrip().endswith(f"@@frozen {frozen} @@full-every {full_every}")

@@ -121,6 +121,11 @@ class GeminiModel:
                     api_version=API_VERSION,
                     timeout=max(1, round(self.timeout_seconds * 1000)),
                     retry_options=retry,
+                    # `ssl` is the Live API's websocket option, which this adapter never opens: True
+                    # (verify against the default trust store, when one is opened) spares the client
+                    # building a second certifi context up front (~25 ms a run). HTTPS requests keep
+                    # the SDK's own context; the async HTTP client drops the key.
+                    async_client_args={"ssl": True},
                 ),
             )
         return self._client

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from playbook.delivery.payloads import validate_deployed_payload, validate_story_payload
 from playbook.errors import PayloadError
 from playbook.intake.authz import is_bot
 from playbook.intake.commands import Command, parse_command
@@ -418,6 +417,9 @@ def _decide_pull_request(event: PullRequestEvent, *, bot_login: str) -> Action:
 
 
 def _decide_dispatch(event: DispatchEvent, *, repo: str) -> Action:
+    # Imported here: only dispatch events carry a payload to validate (comments stay cheap to ignore).
+    from playbook.delivery.payloads import validate_deployed_payload, validate_story_payload
+
     if event.event_type == STORY_EVENT:
         try:
             return DevStory(validate_story_payload(event.client_payload))
