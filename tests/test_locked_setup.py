@@ -166,7 +166,8 @@ def test_every_job_that_runs_playbook_is_set_up():
 
 def test_target_workflow_uses_the_action_from_the_playbook_checkout():
     steps = _setup_steps(REPO_ROOT / ".github" / "workflows" / "bmad-dev.yml")
-    assert {job for job, _ in steps} == {"steer", "source", "dev", "publish", "review", "post-review", "deployed"}
+    assert {job for job, _ in steps} == {"steer", "steer-reply", "source", "dev", "publish", "review", "post-review",
+                                         "deployed"}
     assert all(step["uses"] == "./playbook/.github/actions/setup" and step["with"]["project"] == "playbook"
                for _, step in steps)
     # The hand-over artifact carries the action (a hidden directory) but not the checkout's .git.
@@ -174,6 +175,11 @@ def test_target_workflow_uses_the_action_from_the_playbook_checkout():
     (artifact,) = [s for s in upload["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert artifact["with"]["include-hidden-files"] is True
     assert artifact["with"]["path"].split() == ["playbook", "!playbook/.git"]
+    # steer-reply gets the playbook the same way, from the steer job
+    steer = policy.load((REPO_ROOT / ".github" / "workflows" / "bmad-dev.yml").read_text())["jobs"]["steer"]
+    (source,) = [s for s in steer["steps"] if (s.get("with") or {}).get("name") == "bmad-steer-source"]
+    assert source["with"]["include-hidden-files"] is True
+    assert source["with"]["path"].split() == ["playbook", "!playbook/.git"]
 
 
 def test_claude_cli_is_installed_only_in_jobs_that_run_it():

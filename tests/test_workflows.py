@@ -326,7 +326,58 @@ def test_the_review_job_holds_no_github_token_and_only_the_post_job_writes():
     assert review["needs"] == ["source", "publish", "steer"]
     envs = [step.get("env") or {} for step in review["steps"]]
     assert not any(key in env for env in envs for key in ("GITHUB_TOKEN", "GH_TOKEN", "BMAD_PLAYBOOK_TOKEN"))
-    assert any("playbook review " in step.get("run", "") for step in review["steps"])
+    assert any('"$(command -v playbook)" review ' in step.get("run", "") for step in review["steps"])  # under sudo
     assert post["permissions"] == {"pull-requests": "write"}
     assert any("playbook post-review" in step.get("run", "") for step in post["steps"])
     assert not any("claude" in str(step).lower() for step in post["steps"])  # the writer never runs the CLI
+
+
+def _boundary_and_run(job: dict, command: str) -> tuple[dict, dict]:
+    (boundary,) = [s for s in job["steps"] if "useradd" in str(s.get("run", ""))]
+    (run_step,) = [s for s in job["steps"] if f'"$(command -v playbook)" {command} ' in str(s.get("run", ""))]
+    return boundary, run_step
+
+
+def test_the_review_job_runs_in_the_dev_jobs_box():
+    """Same egress block, same agent user and firewall script, same sudo hand-over naming the paths the
+    agent must not reach; the review job holds the model credential only."""
+    from playbook.cli.dev import PROTECTED_VARIABLES
+
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    review, dev = jobs["review"], jobs["dev"]
+    assert review["steps"][0] == dev["steps"][0]  # harden-runner, egress block, the same endpoints
+    (dev_boundary, dev_run), (boundary, run_step) = _boundary_and_run(dev, "dev"), _boundary_and_run(review, "review")
+    assert boundary["run"] == dev_boundary["run"]
+    steps = review["steps"]
+    assert steps.index(boundary) < steps.index(run_step)
+    (setup,) = [s for s in steps if str(s.get("uses", "")).endswith("/.github/actions/setup")]
+    assert setup["with"]["claude-prefix"] == "/opt/bmad-agent" and steps.index(setup) < steps.index(boundary)
+    for step in (run_step, dev_run):
+        assert step["run"].startswith("sudo --preserve-env=") and step["env"]["PLAYBOOK_AGENT_USER"] == "bmad-agent"
+        preserved = set(step["run"].split()[1].split("=", 1)[1].split(","))
+        assert set(PROTECTED_VARIABLES) <= preserved  # `playbook` checks the agent cannot reach each one
+        assert not preserved & {"GITHUB_TOKEN", "GH_TOKEN", "BMAD_PLAYBOOK_TOKEN", "ACTIONS_RUNTIME_TOKEN"}
+    assert run_step["env"]["PLAYBOOK_CLAUDE_BIN"] == dev_run["env"]["PLAYBOOK_CLAUDE_BIN"]
+    assert set(run_step["env"]) == {"PLAYBOOK_AGENT_USER", "PLAYBOOK_CLAUDE_BIN", "ANTHROPIC_API_KEY",
+                                    "CLAUDE_CODE_OAUTH_TOKEN"}
+    text = _job_text(review)
+    for forbidden in ("BMAD_PLAYBOOK_TOKEN", "GITHUB_TOKEN", "github.token", "BMAD_DISPATCH_TOKEN", "token:"):
+        assert forbidden not in text
+    assert review["permissions"] == {"contents": "read"}
+
+
+def test_a_refused_steer_command_is_answered_by_its_own_small_writer():
+    jobs = workflow("bmad-dev.yml")["jobs"]
+    steer, reply = jobs["steer"], jobs["steer-reply"]
+    assert steer["permissions"] == {"pull-requests": "read"}  # deciding writes nothing
+    assert steer["outputs"]["refused"] == "${{ steps.steer.outputs.refused }}"
+    assert "needs.steer.outputs.command != ''" in condition(jobs["source"])  # a refusal starts no Claude run
+    assert reply["needs"] == "steer" and "needs.steer.outputs.refused == 'true'" in condition(reply)
+    assert reply["permissions"] == {"pull-requests": "write"} and reply["timeout-minutes"] <= 10
+    text = _job_text(reply)
+    for forbidden in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "BMAD_PLAYBOOK_TOKEN", "claude", "token:"):
+        assert forbidden not in text
+    (run_step,) = [s for s in reply["steps"] if "run" in s]
+    assert run_step["run"] == 'playbook steer-reply --steer "$RUNNER_TEMP/steer"'
+    assert run_step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+    assert not any(str(s.get("uses", "")).startswith("actions/checkout@") for s in reply["steps"])  # artifacts only

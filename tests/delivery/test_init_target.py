@@ -69,7 +69,7 @@ def test_caller_workflow_is_exactly_the_pinned_call(rendered, kind):
     assert "startsWith(github.event.pull_request.head.ref, 'bmad/story-')" in job["if"]
     assert "github.event.issue.pull_request" in job["if"] and "github.event.comment.user.type != 'Bot'" in job["if"]
     text = (rendered[kind] / target.WORKFLOW_PATH).read_text(encoding="utf-8")
-    assert "guarded in code by playbook.intake.steer_flow.decide_steer" in text  # the guard behind the ignore
+    assert "guarded in code by playbook.intake.steer_flow.authorize_steer" in text  # the guard behind the ignore
 
 
 def test_caller_matches_the_reusable_workflow_interface(rendered):
@@ -215,6 +215,7 @@ def test_cli_defaults_to_the_checkout_head_and_origin(tmp_path, playbook_checkou
     assert "**Traefik routing**" in (target_repo / "CLAUDE.md").read_text()
     out = capsys.readouterr().out
     assert f"created   {target_repo / target.WORKFLOW_PATH}" in out
+    assert "comment /revise <feedback>, /retry or /review on an IaC PR; a refused command is answered" in out
     assert run_cli("init-target", "--kind", "apps", "--repo-dir", str(target_repo),
                    "--playbook-dir", str(playbook_checkout)) == 0
     assert capsys.readouterr().out.count("unchanged") == 3  # the workflow, CLAUDE.md and .gitignore

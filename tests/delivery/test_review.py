@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, node_tool
-from fakes.anthropic_api import FakeAnthropicAPI, text, tool_use
+from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from playbook.adapters.github import GitHubForge
 from playbook.config import load_config
 from playbook.delivery.review import REVIEW_FILE, post_review, run_review
@@ -72,9 +72,10 @@ def test_review_runs_read_only_and_a_write_attempt_changes_nothing(playbook_dir,
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
         monkeypatch.setenv("PLAYBOOK_CLAUDE_BIN", str(CLAUDE))
         target = repo_dir / "stacks" / "dns-pihole" / "docker-compose.yml"
+        in_copy = f"{CWD}/stacks/dns-pihole/docker-compose.yml"  # the review runs in a scratch copy
         api.script([
-            tool_use("Read", {"file_path": str(target)}),
-            tool_use("Write", {"file_path": str(target), "content": "services: {}\n"}),  # not an available tool
+            tool_use("Read", {"file_path": in_copy}),
+            tool_use("Write", {"file_path": in_copy, "content": "services: {}\n"}),  # not an available tool
             text("# Code review: story 1.1\n\n## Verdict\n\nrequest changes\n\n```json\n"
                  + json.dumps(FINDINGS) + "\n```\n"),
         ])

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "review": ("playbook.cli.review", "review", "Review a story branch read-only with the code-review skill."),
     "post-review": ("playbook.cli.review", "post_review", "Post the code review on the IaC PR as a COMMENT."),
     "steer": ("playbook.cli.review", "steer", "Decide a /revise, /retry or /review on an IaC pull request."),
+    "steer-reply": ("playbook.cli.review", "steer_reply", "Answer a refused steer command once on the IaC PR."),
     "init-target": ("playbook.cli.target", "init_target", "Install the caller workflow and CLAUDE.md in a target repo."),
     "check": ("playbook.cli.check", "check", "Check a stack or infra change against the patterns."),
     "scaffold": ("playbook.cli.scaffold", "scaffold", "Write a stack that follows every pattern."),

@@ -136,14 +136,20 @@ def publish(result_dir: Path, repo_dir: Path, playbook_dir: Path, steer_dir: Pat
     from playbook.intake.target_flow import run_publish
 
     steer = steered_event(steer_dir)
+    steered_by = None
     if steer is not None:
         _steered(steer, repo_dir)  # the patch applies to the story branch it was made on
+        import json
+
+        comment = json.loads(steer.read_text(encoding="utf-8")).get("comment_id")
+        steered_by = comment if isinstance(comment, int) and not isinstance(comment, bool) else None
 
     settings = Settings.from_env(os.environ, root=playbook_dir)
     summary = runsummary.current()
     with summary.stage("publish (IaC pull request, report back)"):
         outcome = run_publish(settings, result_dir=result_dir.resolve(), repo_dir=repo_dir.resolve(),
-                              playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None)
+                              playbook_dir=playbook_dir.resolve(), playbook_repo=os.environ.get("PLAYBOOK_REPO") or None,
+                              steered_by=steered_by)
     summary.outcome = outcome.message
     click.echo(outcome.message)
     if outcome.pull is not None and outcome.commit:

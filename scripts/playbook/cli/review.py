@@ -21,11 +21,16 @@ from playbook.settings import Settings
               show_default=True, help="Where review.json is written.")
 @click.option("--steer", "steer_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where the steer job left steer.json (/review on the PR); used instead of --event-file.")
-def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, steer_dir: Path | None) -> int:
+@click.option("--agent-user", default=None, envvar="PLAYBOOK_AGENT_USER",
+              help="Run the CLI as this unprivileged user over a scratch copy, as `playbook dev` does (needs root).")
+def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, steer_dir: Path | None,
+           agent_user: str | None) -> int:
     """Review the story branch's change with the code-review skill on the Claude Code CLI (read-only tools)."""
-    from playbook.cli.dev import steered_event
+    from playbook.adapters.agent_user import AgentUser
+    from playbook.cli.dev import PROTECTED_VARIABLES, steered_event
 
-    event_file = steered_event(steer_dir) or event_file
+    steer = steered_event(steer_dir)
+    event_file = steer or event_file
     from playbook.adapters import git as gitlib
     from playbook.config import load_config
     from playbook.delivery.devrun import story_path_from_event
@@ -40,8 +45,13 @@ def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, 
     gitlib.git(repo_dir, "switch", "-q", branch)
     settings = Settings.from_env(os.environ, root=playbook_dir)
     record = run_review(story_path=story_path, playbook_dir=playbook_dir, repo_dir=repo_dir, base_ref=base,
-                        kind=payload["target"], settings=settings, config=load_config(playbook_dir), out_dir=out_dir)
+                        kind=payload["target"], settings=settings, config=load_config(playbook_dir), out_dir=out_dir,
+                        agent=AgentUser.lookup(agent_user) if agent_user else None,
+                        protected=tuple(Path(os.environ[n]) for n in PROTECTED_VARIABLES if os.environ.get(n)))
     record["branch"] = branch
+    steered = json.loads(steer.read_text(encoding="utf-8")) if steer is not None else {}
+    if steered.get("command") == "review" and isinstance(steered.get("comment_id"), int):
+        record["request_comment"] = steered["comment_id"]  # `/review` asked: posted even for a reviewed head
     (out_dir / "review.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     click.echo(f"story {story.id}: {len(record['findings'])} findings" + (f"; {record['error']}" if record["error"]
                                                                           else ""))
@@ -77,41 +87,69 @@ def post_review(review_dir: Path) -> int:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("steer"),
               show_default=True, help="Where steer.json is written for the dev, publish and review jobs.")
 @click.option("--output-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A step-output file ($GITHUB_OUTPUT): `command=revise|retry|review` is appended (a fixed word).")
+              help="A step-output file ($GITHUB_OUTPUT): `command=revise|retry|review`, or `refused=true` "
+              "(fixed words only).")
 def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
-    """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API)."""
+    """Decide a /revise, /retry or /review on an IaC PR (authorised by the target repo's permission API).
+
+    A refused command is recorded in steer.json (`error`) for `playbook steer-reply`, and exits 0.
+    """
     from playbook.adapters.github import GitHubForge
     from playbook.errors import MissingSecretError
-    from playbook.intake.steer_flow import decide_steer, parse_pr_command, write_steer
+    from playbook.intake.steer_flow import run_steer, write_steer
 
     event = json.loads(event_file.read_text(encoding="utf-8"))
-    comment, issue = event.get("comment") or {}, event.get("issue") or {}
-    if event.get("action") != "created" or not issue.get("pull_request"):
-        click.echo("not a new comment on a pull request; nothing to do")
+    settings = Settings.from_env(os.environ)
+
+    def forge() -> GitHubForge:
+        token = settings.require("github_token", "GITHUB_TOKEN")
+        if not settings.github_repository:
+            raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+        return GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+
+    def playbook_head(repo: str) -> str:
+        playbook = GitHubForge(repo, settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN"),
+                               base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
+        return playbook.branch_head(playbook.default_branch()) or ""
+
+    comment = event.get("comment") or {}
+    if event.get("action") != "created" or not (event.get("issue") or {}).get("pull_request") \
+            or not str(comment.get("body") or "").lstrip().startswith("/"):
+        click.echo("not a pull-request command; nothing to do")  # decided before any token is needed
         return 0
-    command = parse_pr_command(str(comment.get("body") or ""))
-    if command is None:
+    record = run_steer(event, forge=forge(), bot_login=settings.bot_login, playbook_head=playbook_head)
+    if record is None:
         click.echo("not a pull-request command; nothing to do")
         return 0
+    path = write_steer(out_dir, record)
+    if record.get("error"):
+        click.echo(f"/{record['command']} on PR #{record['pr']} refused: {record['error']}; wrote {path}")
+        outputs = "refused=true\n"
+    else:
+        click.echo(f"/{record['command']} on PR #{record['pr']}: wrote {path}")
+        assert record["command"] in ("revise", "retry", "review")  # never free text into the output file
+        outputs = f"command={record['command']}\n"
+    if output_file is not None:
+        with output_file.open("a", encoding="utf-8") as handle:
+            handle.write(outputs)
+    return 0
+
+
+@click.command("steer-reply")
+@click.option("--steer", "steer_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Where `playbook steer` left steer.json with a refusal.")
+def steer_reply(steer_dir: Path) -> int:
+    """Answer a refused /revise, /retry or /review once on the IaC PR (no model, pull-requests token only)."""
+    from playbook.adapters.github import GitHubForge
+    from playbook.errors import MissingSecretError
+    from playbook.intake.steer_flow import STEER_FILE
+    from playbook.intake.steer_reply import post_refusal
+
     settings = Settings.from_env(os.environ)
     token = settings.require("github_token", "GITHUB_TOKEN")
     if not settings.github_repository:
         raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
+    record = json.loads((steer_dir / STEER_FILE).read_text(encoding="utf-8"))
     forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
-    pull = forge.get_pull(int(issue.get("number") or 0))
-    user = comment.get("user") or {}
-    playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
-    from playbook.delivery.publish import read_pr_marker
-
-    marker = read_pr_marker(pull.body) or {}
-    playbook = GitHubForge(str(marker.get("playbook_repo") or "invalid/invalid"), playbook_token,
-                           base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
-    head = playbook.branch_head(playbook.default_branch()) or ""
-    record = decide_steer(forge=forge, pull=pull, command=command, author=str(user.get("login") or ""),
-                          author_type=str(user.get("type") or ""), bot_login=settings.bot_login, playbook_head=head)
-    click.echo(f"/{command.name} on PR #{pull.number}: wrote {write_steer(out_dir, record)}")
-    if output_file is not None:
-        assert command.name in ("revise", "retry", "review")  # never free text into the output file
-        with output_file.open("a", encoding="utf-8") as handle:
-            handle.write(f"command={command.name}\n")
+    click.echo(post_refusal(forge, record))
     return 0

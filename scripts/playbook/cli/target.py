@@ -80,4 +80,6 @@ def init_target(kind: str, repo_dir: Path, playbook_repo: str | None, playbook_r
         click.echo(f"{outcome:<9} {repo_dir / path}")
     click.echo(f"next: push commit {ref[:12]} of the playbook to GitHub, commit these files in the target repo, "
                "and add the secrets BMAD_PLAYBOOK_TOKEN and ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN) there")
+    click.echo("steering: people with write permission on the target repo comment /revise <feedback>, /retry or "
+               "/review on an IaC PR; a refused command is answered on the PR (the workflow's pull-requests: write)")
     return 0

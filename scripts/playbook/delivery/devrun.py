@@ -26,9 +26,8 @@ from playbook.adapters.agent_user import AgentUser
 from playbook.adapters.claude_cli import ClaudeResult, FileScope, run_claude
 from playbook.config import TARGET_KINDS, Config
 from playbook.delivery import diffpolicy, secretscan
-from playbook.delivery.scratch import Scratch, apply_back
-from playbook.delivery.scratch import prepare as prepare_scratch
-from playbook.errors import ModelOutputError, PayloadError, PolicyError, ValidationError
+from playbook.delivery.scratch import Scratch, apply_back, confine, shut_paths
+from playbook.errors import ModelOutputError, PayloadError, ValidationError
 from playbook.planning import artifacts
 from playbook.planning.context import Piece, fit
 from playbook.ports import Usage
@@ -327,15 +326,8 @@ def run_dev(
 
         current_diff = gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD")
     out_dir.mkdir(parents=True, exist_ok=True)
-    shut = [playbook_dir.resolve(), out_dir.resolve(), repo_dir, *(Path(p) for p in protected)]
-    if agent is not None:
-        problems = agent.unreachable(shut)
-        if problems:
-            raise PolicyError("the agent user can reach files it must not; the dev run did not start",
-                              violations=problems,
-                              fix="make the runner's home and temp private (chmod 700) and keep checkouts out of "
-                                  "world-readable directories")
-    scratch = prepare_scratch(repo_dir, write_prefixes=allowed, agent=agent, parent=scratch_parent)
+    shut = shut_paths(playbook_dir=playbook_dir, out_dir=out_dir, repo_dir=repo_dir, protected=protected)
+    scratch = confine(repo_dir, shut=shut, agent=agent, what="dev run", write_prefixes=allowed, parent=scratch_parent)
     try:
         return _run_in_scratch(story, story_text, story_file, kind=kind, allowed=allowed, scratch=scratch,
                                repo_dir=repo_dir, playbook_dir=playbook_dir.resolve(), settings=settings,
@@ -406,7 +398,7 @@ def _run_in_scratch(
             diffpolicy.revert(work, change)
             reverted.append(change.path)
             violations += [f"{p} (reverted)" for p in problems]
-    denied = tuple(_denial(d, work) for d in claude.permission_denials)
+    denied = tuple(describe_denial(d, work) for d in claude.permission_denials)
     for attempt in denied:  # "Tool: target" → "target: Tool refused ..." (the path first, like every violation)
         tool, _, target = attempt.partition(": ")
         violations.append(f"{target}: {tool} refused by the CLI's permission rules")
@@ -444,7 +436,7 @@ def _secret_findings(work: Path, change: diffpolicy.Change, max_file_bytes: int)
     return [str(f) for f in secretscan.scan_text(change.path, text)]
 
 
-def _denial(denial: Mapping[str, Any], work: Path) -> str:
+def describe_denial(denial: Mapping[str, Any], work: Path) -> str:
     """One refused tool call as ``Tool: target`` (repo-relative inside the copy)."""
     tool = str(denial.get("tool_name") or "?")
     tool_input = denial.get("tool_input") if isinstance(denial.get("tool_input"), dict) else {}

@@ -23,6 +23,9 @@ from playbook.ports import Forge, PullRequest, Workspace
 
 PR_MARKER_RE = re.compile(r"<!-- bmad-story (\{[^<>]*\}) -->")
 ISSUE_MARKER = "<!-- bmad-iac story={path} target={target} -->"
+# The `/revise` and `/retry` comments already published on this PR, so a re-delivered one is skipped.
+STEERED_RE = re.compile(r"<!-- bmad-steered comments=([0-9,]{0,1000}) -->")
+MAX_STEERED = 50
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,20 @@ def _dev_usage_line(result: dict[str, Any]) -> str:
 
     line = dev_usage.marker(dev_usage.from_result(result))
     return f"\n{line}" if line else ""
+
+
+def steered_comments(body: str) -> list[int]:
+    """The ids of the steering comments whose change this PR body already carries."""
+    match = STEERED_RE.search(body or "")
+    return [int(n) for n in match.group(1).split(",") if n.isdigit()] if match else []
+
+
+def _steered_line(previous: str, comment: int | None) -> str:
+    ids = steered_comments(previous)
+    if comment is not None and comment > 0 and comment not in ids:
+        ids.append(comment)
+    ids = ids[-MAX_STEERED:]
+    return f"\n<!-- bmad-steered comments={','.join(map(str, ids))} -->" if ids else ""
 
 
 def read_pr_marker(body: str) -> dict[str, Any] | None:
@@ -144,9 +161,12 @@ def publish(
     make_workspace: Callable[[str, str], Workspace],
     server_url: str = "https://github.com",
     playbook_repo: str | None = None,
+    steered_by: int | None = None,
 ) -> Published:
     """Publish one dev run. ``playbook_repo`` is the repository fixed by the caller workflow: a
-    result whose payload names another is refused before anything is written or sent."""
+    result whose payload names another is refused before anything is written or sent.
+    ``steered_by`` is the `/revise` or `/retry` comment this run answers: the PR body records it, so
+    `playbook steer` skips that comment when GitHub delivers it again."""
     from playbook.delivery.dispatch import story_branch
     from playbook.delivery.payloads import safe_story_path, validate_story_payload
     from playbook.planning.prompts import render_package_template
@@ -198,9 +218,10 @@ def publish(
     base = forge.default_branch()
     commit = make_workspace(branch, base).commit(
         files, f"{title}\n\nStory {payload['story_path']} from {payload['playbook_repo']}.")
+    pull = forge.find_pull(branch)
     body = render_package_template(
         "iac-pr.md.j2",
-        marker=pr_marker(payload) + _dev_usage_line(result),
+        marker=pr_marker(payload) + _dev_usage_line(result) + _steered_line(pull.body if pull else "", steered_by),
         incomplete=neutralize_for_github(str(incomplete)) if incomplete else "",
         story={"id": story.id, "title": neutralize_for_github(story.title), "issue": payload["issue"],
                "path": payload["story_path"],
@@ -224,7 +245,6 @@ def publish(
     )
     body = cap(body, 60_000)
     draft = bool(incomplete or errors)
-    pull = forge.find_pull(branch)
     if pull is None:
         pull = forge.create_pull(branch, base, title, body, draft)
     else:
@@ -264,11 +284,12 @@ def _relative(path: str, repo_dir: Path) -> str:
 
 
 def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullRequest | None, target_repo: str,
-                draft: bool, message: str = "") -> None:
+                draft: bool, message: str = "", steered_commit: str = "") -> None:
     """One comment per story and target on the playbook issue, edited in place on re-runs.
 
     Every outcome is reported: the PR (ready, or a draft and why), nothing to do, a refusal or a
     failure with its cause. ``message`` is our own text about model output; it is neutralised.
+    ``steered_commit`` is the commit a `/revise` or `/retry` on the PR added: the report names it.
     """
     from playbook.sanitize import cap, neutralize_for_github
 
@@ -279,6 +300,8 @@ def report_back(playbook_forge: Forge, *, payload: dict[str, Any], pull: PullReq
         body = f"{marker}\nStory `{name}` → {target_repo}#{pull.number} is {state}: {pull.html_url}"
         if message:
             body += f"\n\n{'Why a draft' if draft else 'Note'}: {neutralize_for_github(message)}"
+        if re.fullmatch(r"[0-9a-f]{7,40}", steered_commit):
+            body += f"\n\nRevised from the PR conversation: commit {steered_commit[:12]}."
     else:
         body = (f"{marker}\nStory `{name}` in {target_repo}: no pull request. "
                 f"{neutralize_for_github(message)}\n\nRetry with `/dispatch {name.removesuffix('.md')}`.")

@@ -3,10 +3,13 @@
 Two steps, like the dev run and publish:
 
 * ``run_review`` (no GitHub token anywhere): renders ``skills/code-review/SKILL.md`` with the story,
-  the architecture, the patterns and the change under review, runs the CLI in the target checkout
-  with read-only tools (``REVIEW_TOOLS``: Read, Glob, Grep, LS — no Write, Edit or Bash), checks
-  afterwards that the checkout is unchanged, and writes ``review.json``: the findings by severity,
-  each with file and line.
+  the architecture, the patterns and the change under review, and runs the CLI in the same box as the
+  dev run (``scratch.confine``): a scratch copy of the checkout without its secret-bearing files, as
+  the unprivileged agent user when one is given (checked first: the runner's home, temp, file-command
+  files and the checkouts must be out of its reach), with read-only tools (``REVIEW_TOOLS``: Read,
+  Glob, Grep, LS — no Write, Edit or Bash) path-scoped to the copy. It checks afterwards that the copy
+  is unchanged, and writes ``review.json``: the findings by severity, each with file and line, and the
+  tool calls the CLI refused.
 * ``post_review`` (the pull-requests token): one pull-request review of kind COMMENT — never an
   approval, never a change request — with the findings grouped by severity; a ``critical`` finding
   converts the pull request to a draft. A re-run finds its review by the marker and posts nothing twice.
@@ -16,14 +19,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from playbook.adapters.agent_user import AgentUser
 from playbook.adapters.claude_cli import ClaudeResult, FileScope, run_claude
 from playbook.config import Config
-from playbook.errors import ModelOutputError, PolicyError
+from playbook.errors import ModelOutputError, PolicyError, ValidationError
 from playbook.planning import artifacts
 from playbook.ports import PullRequest, PullReviews
 from playbook.settings import Settings
@@ -35,7 +39,8 @@ SEVERITIES = ("critical", "major", "minor")
 SEVERITY_ALIASES = {"blocker": "critical", "critical": "critical", "major": "major", "minor": "minor"}
 MAX_FINDINGS = 50
 MAX_DIFF_CHARS = 60_000
-MARKER = "<!-- bmad-review story={story} head={head} -->"
+MARKER = "<!-- bmad-review story={story} head={head}{request} -->"
+REQUEST_MARK = " request=comment-{comment}"  # a `/review` comment: its own review even of a reviewed head
 
 _FINDINGS_BLOCK = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
 
@@ -78,6 +83,30 @@ def review_prompt(story: artifacts.Story, story_text: str, *, diff: str, playboo
               "merge (a secret, a broken deploy, an exposed service without SSO).\n")
 
 
+_DIFF_FILE = re.compile(r"^diff --git .*$", re.MULTILINE)
+
+
+def without_secret_files(diff: str) -> str:
+    """The diff minus the sections of secret-bearing files (left out of the copy too), each named instead."""
+    from playbook.delivery.secretscan import is_secret_file
+
+    starts = [m.start() for m in _DIFF_FILE.finditer(diff)]
+    if not starts:
+        return diff
+    kept = [diff[:starts[0]]]
+    for start, end in zip(starts, [*starts[1:], len(diff)], strict=True):
+        section = diff[start:end]
+        header = section.split("\n", 1)[0].removeprefix("diff --git ")
+        # `a/x b/x`, or quoted when a name has spaces: `"a/x y" "b/x y"`
+        old_name, _, new_name = header.partition(" b/") if " b/" in header else header.partition(' "b/')
+        names = [old_name.strip('"').removeprefix("a/"), new_name.strip('"')]
+        if any(is_secret_file(name) for name in names):
+            kept.append(f"diff --git {header}\n(a secret-bearing file: its content is not shown)\n")
+        else:
+            kept.append(section)
+    return "".join(kept)
+
+
 def parse_findings(text: str) -> list[Finding]:
     """The findings block of the review answer; a missing or malformed block is a ModelOutputError."""
     blocks = _FINDINGS_BLOCK.findall(text or "")
@@ -105,29 +134,47 @@ def parse_findings(text: str) -> list[Finding]:
 
 
 def run_review(*, story_path: Path, playbook_dir: Path, repo_dir: Path, base_ref: str, kind: str, settings: Settings,
-               config: Config, out_dir: Path, runner: Any = run_claude) -> dict[str, Any]:
-    """Review the checkout's change against ``base_ref`` read-only; writes and returns review.json's record."""
+               config: Config, out_dir: Path, runner: Any = run_claude, agent: AgentUser | None = None,
+               protected: Sequence[Path] = (), scratch_parent: Path | None = None) -> dict[str, Any]:
+    """Review the checkout's change against ``base_ref`` read-only; writes and returns review.json's record.
+
+    Confined like ``devrun.run_dev``: ``agent`` runs the CLI as that user on a scratch copy; ``protected``
+    (with the playbook checkout, ``out_dir`` and the real checkout) must be out of its reach, or nothing starts.
+    """
     from playbook.adapters import git as gitlib
-    from playbook.delivery import diffpolicy
-    from playbook.delivery.devrun import resolve_story_path
+    from playbook.delivery import diffpolicy, scratch
+    from playbook.delivery.devrun import describe_denial, resolve_story_path
 
     story_file = resolve_story_path(story_path, playbook_dir)
     story_text = story_file.read_text(encoding="utf-8")
     story = artifacts.story_from_text(story_text, path=story_file.relative_to(playbook_dir.resolve()).as_posix())
-    diff = gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD")
+    repo_dir = repo_dir.resolve()
+    if out_dir.resolve().is_relative_to(repo_dir):
+        raise ValidationError(f"--out {out_dir} is inside the target repository {repo_dir}",
+                              fix="write the review outside the target checkout, e.g. --out ../review-result")
+    diff = without_secret_files(gitlib.git(repo_dir, "diff", f"{base_ref}...HEAD"))
+    head = gitlib.head(repo_dir) or ""
     prompt = review_prompt(story, story_text, diff=diff, playbook_dir=playbook_dir.resolve(), kind=kind)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Read-only and path-scoped like the dev run: `Read(./**)` and the standing denials, no bare tool
-    # (a bare Read is honoured outside the working directory by the pinned CLI).
-    scope = FileScope(write_prefixes=(), denied_dirs=(str(playbook_dir.resolve()), str(out_dir.resolve())))
-    result: ClaudeResult = runner(prompt, cwd=repo_dir, settings=settings, max_turns=config.dev.max_turns,
-                                  timeout_seconds=config.dev.timeout_seconds, allowed_tools=(),
-                                  disallowed_tools=REVIEW_DENIED, tools=REVIEW_TOOLS, scope=scope,
-                                  append_system_prompt="You review infrastructure code read-only. Never change files.")
-    changed = [c.path for c in diffpolicy.collect_changes(repo_dir)]
-    record: dict[str, Any] = {"story": story.id, "story_path": story.path, "kind": kind,
-                              "head": gitlib.head(repo_dir) or "", "subtype": result.subtype,
-                              "cost_usd": result.total_cost_usd, "error": None, "findings": [], "summary": ""}
+    shut = scratch.shut_paths(playbook_dir=playbook_dir, out_dir=out_dir, repo_dir=repo_dir, protected=protected)
+    box = scratch.confine(repo_dir, shut=shut, agent=agent, what="code review", parent=scratch_parent)
+    try:
+        # Read-only and path-scoped like the dev run: `Read(./**)` and the standing denials, no bare tool
+        # (a bare Read is honoured outside the working directory by the pinned CLI).
+        scope = FileScope(write_prefixes=(), denied_dirs=tuple(str(p) for p in shut if p.is_absolute()))
+        result: ClaudeResult = runner(prompt, cwd=box.work, settings=settings, max_turns=config.dev.max_turns,
+                                      timeout_seconds=config.dev.timeout_seconds, allowed_tools=(),
+                                      disallowed_tools=REVIEW_DENIED, tools=REVIEW_TOOLS, scope=scope, agent=agent,
+                                      home=box.home,
+                                      append_system_prompt="You review infrastructure code read-only. "
+                                                           "Never change files.")
+        changed = [c.path for c in diffpolicy.collect_changes(box.work)]
+        denied = [describe_denial(d, box.work) for d in result.permission_denials]
+    finally:
+        box.remove()
+    record: dict[str, Any] = {"story": story.id, "story_path": story.path, "kind": kind, "head": head,
+                              "subtype": result.subtype, "cost_usd": result.total_cost_usd, "error": None,
+                              "findings": [], "summary": "", "denied": denied, "left_out": list(box.left_out)}
     if changed:
         record["error"] = f"the review changed files ({', '.join(changed[:10])}); its findings were discarded"
     elif result.incomplete_reason:
@@ -146,7 +193,9 @@ def run_review(*, story_path: Path, playbook_dir: Path, repo_dir: Path, base_ref
 def review_body(record: Mapping[str, Any]) -> str:
     from playbook.sanitize import cap, neutralize_for_github
 
-    marker = MARKER.format(story=record["story"], head=record["head"][:12])
+    request = record.get("request_comment")
+    marker = MARKER.format(story=record["story"], head=record["head"][:12],
+                           request=REQUEST_MARK.format(comment=request) if isinstance(request, int) else "")
     lines = [marker, f"### Code review of story {record['story']} (read-only, Claude Code)", ""]
     if record.get("error"):
         lines += [f"> [!WARNING]\n> The review could not complete: {neutralize_for_github(str(record['error']))}. "

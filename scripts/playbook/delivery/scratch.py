@@ -6,6 +6,10 @@ ignored and not secret-bearing (``secretscan.is_secret_file``), with a fresh git
 a private ``home`` are that user's; the scratch root is ``0711`` root and so are the work tree's root and ``.git``, so the agent reaches its
 own two directories and nothing beside them. Afterwards the diff policy judges the copy and
 only the patch that passed is applied back to the real checkout.
+
+The dev run and the code review enter the box the same way, through ``confine``: the paths the
+agent must not reach (``shut_paths``) are checked as the agent user before anything starts (a path
+it could read or write refuses the run), then the copy is made.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +25,7 @@ from playbook import _process
 from playbook.adapters.agent_user import AgentUser
 from playbook.delivery import secretscan
 from playbook.delivery.diffpolicy import SAFE_GIT
-from playbook.errors import GitError, ProcessError
+from playbook.errors import GitError, PolicyError, ProcessError
 
 BASELINE_IDENTITY = ("-c", "user.name=playbook", "-c", "user.email=playbook@localhost", "-c", "commit.gpgsign=false")
 
@@ -88,6 +93,25 @@ def prepare(repo_dir: Path, *, write_prefixes: tuple[str, ...] = (), agent: Agen
                 agent.give(entry)
         agent.give(home)
     return Scratch(root, work, home, tuple(left_out))
+
+
+def shut_paths(*, playbook_dir: Path, out_dir: Path, repo_dir: Path, protected: Sequence[Path] = ()) -> list[Path]:
+    """What the agent must never reach: the playbook checkout, the result directory, the real
+    checkout (it works on the copy) and ``protected`` (the runner's home, temp, file-command files)."""
+    return [playbook_dir.resolve(), out_dir.resolve(), repo_dir.resolve(), *(Path(p) for p in protected)]
+
+
+def confine(repo_dir: Path, *, shut: Sequence[Path], agent: AgentUser | None, what: str,
+            write_prefixes: tuple[str, ...] = (), parent: Path | None = None) -> Scratch:
+    """The pre-flight check as the agent user, then the scratch copy (``what`` names the run refused)."""
+    if agent is not None:
+        problems = agent.unreachable(shut)
+        if problems:
+            raise PolicyError(f"the agent user can reach files it must not; the {what} did not start",
+                              violations=problems,
+                              fix="make the runner's home and temp private (chmod 700) and keep checkouts out of "
+                                  "world-readable directories")
+    return prepare(repo_dir, write_prefixes=write_prefixes, agent=agent, parent=parent)
 
 
 def apply_back(patch: Path, repo_dir: Path) -> None:

@@ -18,7 +18,7 @@ from playbook.ports import Forge, Workspace
 
 
 def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir: Path,
-                playbook_repo: str | None = None) -> Published:
+                playbook_repo: str | None = None, steered_by: int | None = None) -> Published:
     """Wire the real adapters: the target repo with GITHUB_TOKEN, the playbook repo with BMAD_PLAYBOOK_TOKEN."""
     from playbook.adapters.github import GitHubForge, GitHubWorkspace
     from playbook.config import load_config
@@ -32,7 +32,7 @@ def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir
     outcome = publish(
         result_dir=result_dir, repo_dir=repo_dir, playbook_dir=playbook_dir, config=config, forge=forge,
         make_workspace=lambda branch, base: GitHubWorkspace(forge, branch, base_branch=base),
-        server_url=settings.github_server_url, playbook_repo=playbook_repo,
+        server_url=settings.github_server_url, playbook_repo=playbook_repo, steered_by=steered_by,
     )
     playbook_token = settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN")
     payload = outcome.payload
@@ -40,7 +40,8 @@ def run_publish(settings: Any, *, result_dir: Path, repo_dir: Path, playbook_dir
     playbook_forge = GitHubForge(playbook_repo or payload["playbook_repo"], playbook_token,
                                  base_url=settings.github_api_url, token_variable="BMAD_PLAYBOOK_TOKEN")
     report_back(playbook_forge, payload=payload, pull=outcome.pull, target_repo=forge.repo, draft=outcome.draft,
-                message=outcome.reason or (outcome.message if outcome.pull is None else ""))
+                message=outcome.reason or (outcome.message if outcome.pull is None else ""),
+                steered_commit=(outcome.commit or "") if steered_by else "")
     base = playbook_forge.default_branch()
     playbook_ws = GitHubWorkspace(playbook_forge, base, base_branch=base)
     record_review(playbook_ws, payload=payload, pull=outcome.pull, target_repo=forge.repo, outcome=outcome.outcome,
