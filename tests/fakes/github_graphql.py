@@ -337,13 +337,17 @@ class _RepositoryNode:
         found = self.repo.labels.get(name.lower())
         return label_node(found) if found is not None else None
 
+    def defaultBranchRef(self) -> dict[str, Any] | None:  # noqa: N802 - GraphQL's name
+        return self.ref(f"refs/heads/{self.repo.default_branch}")
+
     def ref(self, qualifiedName: str) -> dict[str, Any] | None:  # noqa: N803 - GraphQL's name
         if not qualifiedName.startswith("refs/heads/"):
             raise _Unserved("the fake GitHub serves ref(qualifiedName: \"refs/heads/...\") only")
         sha = self.repo.refs.get(qualifiedName[len("refs/heads/"):])
         if sha is None:
             return None
-        return {"__typename": "Ref", "name": qualifiedName, "target": self._commit(sha)}
+        return {"__typename": "Ref", "name": qualifiedName[len("refs/heads/"):], "prefix": "refs/heads/",
+                "target": self._commit(sha)}
 
     def _commit(self, sha: str) -> dict[str, Any]:
         objects = self.fake.objects
@@ -364,7 +368,22 @@ class _RepositoryNode:
             found = {p: (m, o) for p, m, o in objects.walk(objects.commits[sha].tree)}.get(path.strip("/"))
             return entry(path.strip("/"), *found) if found else None
 
-        return {"__typename": "Commit", "oid": sha, "file": file}
+        def history(first: int | None = None, **args: Any) -> dict[str, Any]:
+            """`git log` from this commit: every ancestor once, newest committer time first."""
+            if set(args) - {"last"}:
+                raise _Unserved(f"the fake GitHub serves history(first:) only, not {sorted(args)}")
+            commits, seen, order, frontier = objects.commits, {sha}, [], [sha]
+            while frontier:
+                frontier.sort(key=lambda c: commits[c].committer.timestamp)
+                current = frontier.pop()
+                order.append(current)
+                for parent in commits[current].parents:
+                    if parent not in seen:
+                        seen.add(parent)
+                        frontier.append(parent)
+            return _window([{"__typename": "Commit", "oid": c} for c in order], first=first, **args)
+
+        return {"__typename": "Commit", "oid": sha, "file": file, "history": history}
 
     def pullRequests(self, headRefName: str | None = None, **args: Any) -> dict[str, Any]:  # noqa: N802
         order = args.pop("orderBy", None) or {}

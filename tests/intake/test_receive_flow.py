@@ -102,3 +102,24 @@ def test_payloads_not_bound_to_config_are_refused_before_the_agent(h: Harness, f
     assert h.github.comments(REPO, issue) == comments_before
     if forgery == "other-playbook":
         assert h.github.count() == calls_before  # refused before any token was used
+
+
+def test_a_merge_sha_deep_in_a_long_history_is_checked_in_one_read(h: Harness, capsys: pytest.CaptureFixture[str]):
+    """The default branch moved on after the merge: 90 later commits and the story's merge is still
+    found (the old walk stopped at 50), with one GraphQL read of the branch's history instead of a
+    commit-by-commit walk; once it is past the newest 100 it is refused, naming the limit."""
+    _, payload, checkout = _dispatched(h)
+    for k in range(90):
+        h.github.push(REPO, "main", {f"notes/{k}.md": f"{k}\n"}, f"later work {k}")
+    h.github.reset_calls()
+    assert _receive(h, payload, checkout) == (0, "skip=false\n")
+    playbook_calls = [c for c in h.github.calls if c.path.startswith("/graphql") or f"/repos/{REPO}/" in c.path]
+    assert [(c.method, c.operation) for c in playbook_calls] == [("POST", "query")], playbook_calls
+    assert h.github.count() == 2  # and the target's story-branch pull request (idempotency)
+
+    for k in range(10):
+        h.github.push(REPO, "main", {f"notes/more-{k}.md": "x\n"}, f"more work {k}")
+    rc, output = _receive(h, payload, checkout)
+    assert rc != 0 and output == ""
+    assert "merge_sha is not among the newest 100 commits of the playbook's default branch (main)" in \
+        capsys.readouterr().err

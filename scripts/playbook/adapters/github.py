@@ -48,6 +48,12 @@ ACTIONS_PR_SETTING = (
     "Allow GitHub Actions to create and approve pull requests"
 )
 
+# The default branch and its newest commits (git log order, merges and what they merged), in one query.
+RECENT_DEFAULT_COMMITS = (
+    "query($owner: String!, $name: String!, $n: Int!) { repository(owner: $owner, name: $name) { "
+    "defaultBranchRef { name target { ... on Commit { history(first: $n) { nodes { oid } } } } } } }"
+)
+
 
 def git_blob_sha(text: str) -> str:
     """The id git (and GitHub) gives a file with this text, so changes are detected without a read."""
@@ -416,10 +422,12 @@ class GitHubForge:
             return None
         return str(data["object"]["sha"])
 
-    def commit_parents(self, sha: str) -> list[str]:
-        with self._errors(f"reading commit {sha[:12]}"):
-            data = self._request("GET", self._url(f"/git/commits/{urllib.parse.quote(sha)}"))
-        return [str(p["sha"]) for p in data.get("parents") or []]
+    def recent_default_commits(self, limit: int) -> tuple[str, list[str]]:
+        data = self.graphql_read(RECENT_DEFAULT_COMMITS, {"n": max(1, min(limit, 100))},
+                                 "reading the default branch's recent commits")
+        ref = (data.get("repository") or {}).get("defaultBranchRef") or {}
+        nodes = ((ref.get("target") or {}).get("history") or {}).get("nodes") or []
+        return str(ref.get("name") or ""), [str(n["oid"]) for n in nodes if isinstance(n, dict) and n.get("oid")]
 
     def create_branch(self, branch: str, sha: str) -> None:
         with self._errors(f"creating branch {branch}"):

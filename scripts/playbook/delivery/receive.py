@@ -6,8 +6,9 @@ Claude run is spent it refuses a payload that:
 
 * names another playbook repository than the workflow's;
 * names a story that is absent at ``merge_sha``, or whose issue, id or target differ;
-* names a ``merge_sha`` that is not among the recent commits of the playbook's default branch
-  (an unmerged or foreign commit could carry any story);
+* names a ``merge_sha`` that is not among the newest ``MERGE_SHA_DEPTH`` commits of the playbook's
+  default branch (an unmerged or foreign commit could carry any story) — one GraphQL read, however
+  long the history;
 
 and it skips one whose idempotency key is already published (the story branch's PR carries the
 same key, which binds the merge sha), so a redelivered dispatch never runs Claude twice.
@@ -24,7 +25,7 @@ from playbook.planning import artifacts
 from playbook.ports import Forge, PullRequest
 
 REDISPATCH_FIX = "re-dispatch the story from its playbook issue with `/dispatch <story>`"
-MERGE_SHA_DEPTH = 50
+MERGE_SHA_DEPTH = 100  # GitHub's largest page; a story is dispatched right after its merge
 
 
 @dataclass(frozen=True)
@@ -44,24 +45,11 @@ def check_playbook_repo(payload: dict[str, Any], configured: str) -> None:
                            fix="dispatch stories only from the playbook repository set in bmad-story.yml")
 
 
-def is_on_branch(forge: Forge, sha: str, branch: str, *, depth: int = MERGE_SHA_DEPTH) -> bool:
-    """Whether ``sha`` is among the last ``depth`` commits of ``branch`` (first parents and merges).
-
-    A breadth-first walk from the head through the Git Data API, at most ``depth`` commits read:
-    a story is dispatched right after its merge, so its commit is near the head.
-    """
-    head = forge.branch_head(branch)
-    queue: list[str] = [head] if head else []
-    seen: set[str] = set()
-    while queue and len(seen) < depth:
-        current = queue.pop(0)
-        if current == sha:
-            return True
-        if current in seen:
-            continue
-        seen.add(current)
-        queue += forge.commit_parents(current)
-    return False
+def merged_recently(forge: Forge, sha: str, *, depth: int = MERGE_SHA_DEPTH) -> tuple[bool, str]:
+    """Whether ``sha`` is among the newest ``depth`` commits of the default branch (merges and what
+    they merged), and that branch's name: one read, whatever the history's length."""
+    branch, commits = forge.recent_default_commits(depth)
+    return sha in commits, branch
 
 
 def receive(payload: dict[str, Any], *, configured_repo: str, playbook_dir: Path, playbook_forge: Forge,
@@ -78,10 +66,10 @@ def receive(payload: dict[str, Any], *, configured_repo: str, playbook_dir: Path
         raise PayloadError("bmad-story refused: the story is absent at merge_sha", fix=REDISPATCH_FIX)
     story = artifacts.story_from_text(story_file.read_text(encoding="utf-8"), path=payload["story_path"])
     check_story_matches(story, payload, payload["story_path"])
-    default_branch = playbook_forge.default_branch()
-    if not is_on_branch(playbook_forge, payload["merge_sha"], default_branch):
-        raise PayloadError(f"bmad-story refused: merge_sha is not on the playbook's default branch ({default_branch})",
-                           fix=REDISPATCH_FIX)
+    on_branch, default_branch = merged_recently(playbook_forge, payload["merge_sha"])
+    if not on_branch:
+        raise PayloadError(f"bmad-story refused: merge_sha is not among the newest {MERGE_SHA_DEPTH} commits of the "
+                           f"playbook's default branch ({default_branch or 'unknown'})", fix=REDISPATCH_FIX)
     pull = target_forge.find_pull(story_branch(payload["story_path"], story.id))
     marker = read_pr_marker(pull.body) if pull is not None else None
     published = pull if marker is not None and marker.get("key") == payload["key"] else None

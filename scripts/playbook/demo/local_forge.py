@@ -149,8 +149,9 @@ class LocalForge:
     def branch_head(self, branch: str) -> str | None:
         return gitlib.head(self._state.path, f"refs/heads/{branch}")
 
-    def commit_parents(self, sha: str) -> list[str]:
-        return gitlib.git(self._state.path, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+    def recent_default_commits(self, limit: int) -> tuple[str, list[str]]:
+        branch = self.default_branch()
+        return branch, gitlib.git(self._state.path, "rev-list", "-n", str(limit), f"refs/heads/{branch}").split()
 
     def create_branch(self, branch: str, sha: str) -> None:
         gitlib.git(self._state.path, "branch", branch, sha)
