@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["fakes.github_fixtures", "fakes.gemini_api", "flow_harness"]
+pytest_plugins = ["fakes.github_fixtures", "fakes.gemini_api", "flow_harness", "claude_box"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO_ROOT / "node_modules"
@@ -48,3 +48,14 @@ def node_tool(*parts: str) -> Path:
     if not path.exists() and os.environ.get("CI"):
         raise AssertionError(f"{path} missing: scripts/bootstrap --test must run `npm ci`")
     return path
+
+
+def run_main(args: list[str]) -> int:
+    """`playbook ARGS` in this process, as the console script runs it; its exit code."""
+    from playbook.cli import main
+
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

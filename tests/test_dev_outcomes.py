@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import node_tool
+from conftest import node_tool, run_main
 from fakes.anthropic_api import CWD, FakeAnthropicAPI, api_error, garbage_stream, hang, text, tool_use
 from flow_harness import REPO, Harness, _template
 
@@ -23,16 +23,6 @@ APPS_TOKEN = "ghs_apps_job_token_outcomes_0123"
 PLAYBOOK_TOKEN = "github_pat_playbook_outcomes_0123"
 
 pytestmark = [pytest.mark.claude]
-
-
-def _main(args: list[str]) -> int:
-    from playbook.cli import main
-
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _dispatch(h: Harness, repo_root: Path, tmp: Path) -> tuple[int, dict[str, Any], Path, Path]:
@@ -105,7 +95,7 @@ def test_every_dev_outcome_is_reported_once_and_dispatch_retries(
             monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
         else:
             monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-outcomes")
-        rc = _main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
+        rc = run_main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
                     "--repo-dir", str(_checkout(h, tmp_path / "apps-dev")), "--out", str(out)])
     assert (rc == 0) == (kind == "nothing"), rc
     assert (out / "result.json").is_file()  # even a run that never started leaves a result for publish
@@ -114,7 +104,7 @@ def test_every_dev_outcome_is_reported_once_and_dispatch_retries(
                        "BMAD_PLAYBOOK_TOKEN": PLAYBOOK_TOKEN}.items():
         monkeypatch.setenv(key, value)
     before = len(h.github.comments(REPO, issue))
-    rc = _main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
+    rc = run_main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
                 "--playbook-dir", str(playbook)])
 
     assert rc == 1 and h.github.pulls(h.targets["apps"]) == []
@@ -130,7 +120,7 @@ def test_every_dev_outcome_is_reported_once_and_dispatch_retries(
     assert f"apps: {outcome}" in tracking
 
     # publishing the same result again (a re-run) edits nothing and posts nothing
-    assert _main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-again")),
+    assert run_main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-again")),
                   "--playbook-dir", str(playbook)]) == 1
     assert h.github.comments(REPO, issue) == comments
 
@@ -157,12 +147,12 @@ def test_model_text_in_the_story_title_stays_data_in_branch_commit_and_pr(
         for key, value in {"ANTHROPIC_BASE_URL": anthropic.base_url, "PLAYBOOK_CLAUDE_BIN": str(CLAUDE),
                            "PLAYBOOK_REPO": REPO, "ANTHROPIC_API_KEY": "sk-ant-outcomes"}.items():
             monkeypatch.setenv(key, value)
-        _main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
+        run_main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
                "--repo-dir", str(_checkout(h, tmp_path / "apps-dev")), "--out", str(out)])
     for key, value in {"GITHUB_REPOSITORY": h.targets["apps"], "GITHUB_TOKEN": APPS_TOKEN,
                        "BMAD_PLAYBOOK_TOKEN": PLAYBOOK_TOKEN}.items():
         monkeypatch.setenv(key, value)
-    assert _main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
+    assert run_main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
                   "--playbook-dir", str(playbook)]) == 0
 
     (pull,) = h.github.pulls(h.targets["apps"])
@@ -192,12 +182,12 @@ def test_a_credential_in_the_change_makes_a_draft_naming_the_file_and_rule_never
         for key, value in {"ANTHROPIC_BASE_URL": anthropic.base_url, "PLAYBOOK_CLAUDE_BIN": str(CLAUDE),
                            "PLAYBOOK_REPO": REPO, "ANTHROPIC_API_KEY": "sk-ant-outcomes"}.items():
             monkeypatch.setenv(key, value)
-        assert _main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
+        assert run_main(["dev", "--event-file", str(event), "--playbook-dir", str(playbook),
                       "--repo-dir", str(_checkout(h, tmp_path / "apps-dev")), "--out", str(out)]) == 5
     for key, value in {"GITHUB_REPOSITORY": h.targets["apps"], "GITHUB_TOKEN": APPS_TOKEN,
                        "BMAD_PLAYBOOK_TOKEN": PLAYBOOK_TOKEN}.items():
         monkeypatch.setenv(key, value)
-    assert _main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
+    assert run_main(["publish", "--result", str(out), "--repo-dir", str(_checkout(h, tmp_path / "apps-publish")),
                   "--playbook-dir", str(playbook)]) == 0
 
     (pull,) = h.github.pulls(h.targets["apps"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import node_tool
+from conftest import node_tool, run_main
 from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from flow_harness import BOT, REPO, TOKEN, _template
 from playbook.adapters import git as gitlib
@@ -30,7 +30,6 @@ ANTHROPIC_KEY = "sk-ant-canary-0123456789"
 CANARIES = (TOKEN, APPS_TOKEN, PLAYBOOK_TOKEN, "AIza-canary-gemini-key-0123456789")
 
 pytestmark = [pytest.mark.claude, pytest.mark.slow]
-
 
 
 @pytest.fixture
@@ -49,16 +48,6 @@ def _checkout(dest: Path, files: dict[str, str]) -> Path:
     gitlib.git(dest, "add", "-A")
     gitlib.git(dest, "commit", "-q", "-m", "checkout")
     return dest
-
-
-def _main(args: list[str]) -> int:
-    from playbook.cli import main
-
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, monkeypatch):
@@ -104,7 +93,7 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic.base_url)
     monkeypatch.setenv("PLAYBOOK_CLAUDE_BIN", str(CLAUDE))
-    rc = _main(["dev", "--event-file", str(event_file), "--playbook-dir", str(playbook_dir),
+    rc = run_main(["dev", "--event-file", str(event_file), "--playbook-dir", str(playbook_dir),
                 "--repo-dir", str(dev_checkout), "--out", str(out)])
     result = json.loads((out / "result.json").read_text())
     assert rc == 5, result  # the diff policy reverted the workflow write
@@ -122,7 +111,7 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     monkeypatch.setenv("GITHUB_REPOSITORY", apps_repo)
     monkeypatch.setenv("GITHUB_TOKEN", APPS_TOKEN)
     monkeypatch.setenv("BMAD_PLAYBOOK_TOKEN", PLAYBOOK_TOKEN)
-    rc = _main(["publish", "--result", str(out), "--repo-dir", str(publish_checkout), "--playbook-dir", str(playbook_dir)])
+    rc = run_main(["publish", "--result", str(out), "--repo-dir", str(publish_checkout), "--playbook-dir", str(playbook_dir)])
     assert rc == 0
     (pull,) = fake_github.pulls(apps_repo)
     assert pull["draft"] and "diff policy reverted" in pull["body"]  # published, but flagged for review
@@ -140,20 +129,20 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     assert "stacks/dns-pihole/docker-compose.yml` — added" in deploy and "+    image: pihole/pihole:2026.07.2" in deploy
     # publishing again (a re-run) changes nothing: same PR, same single report
     rerun = _checkout(tmp_path / "apps-publish-again", apps_files)
-    assert _main(["publish", "--result", str(out), "--repo-dir", str(rerun), "--playbook-dir", str(playbook_dir)]) == 0
+    assert run_main(["publish", "--result", str(out), "--repo-dir", str(rerun), "--playbook-dir", str(playbook_dir)]) == 0
     assert len(fake_github.pulls(apps_repo)) == 1
     assert [c for c in fake_github.comments(REPO, issue) if f"{apps_repo}#{pull['number']}" in c] == links
     assert [c for c in fake_github.comments(apps_repo, pull["number"]) if c.startswith(DEPLOY_MARKER)] == [deploy]
     # a re-run whose result is still flagged turns a PR someone marked ready back into a draft
     fake_github.repos[apps_repo].pulls[pull["number"]].draft = False
     again = _checkout(tmp_path / "apps-publish-third", apps_files)
-    assert _main(["publish", "--result", str(out), "--repo-dir", str(again), "--playbook-dir", str(playbook_dir)]) == 0
+    assert run_main(["publish", "--result", str(out), "--repo-dir", str(again), "--playbook-dir", str(playbook_dir)]) == 0
     assert fake_github.repos[apps_repo].pulls[pull["number"]].draft is True
     # the workflow fixes the playbook repo: a result naming another is refused, no token goes there
     monkeypatch.setenv("PLAYBOOK_REPO", "mallory/evil-playbook")
     forged = _checkout(tmp_path / "apps-publish-forged", apps_files)
     before = fake_github.comments(REPO, issue)
-    assert _main(["publish", "--result", str(out), "--repo-dir", str(forged), "--playbook-dir", str(playbook_dir)]) != 0
+    assert run_main(["publish", "--result", str(out), "--repo-dir", str(forged), "--playbook-dir", str(playbook_dir)]) != 0
     assert fake_github.comments(REPO, issue) == before and len(fake_github.pulls(apps_repo)) == 1
     monkeypatch.setenv("PLAYBOOK_REPO", REPO)
 
@@ -181,7 +170,7 @@ def test_pihole_reference_flow(h, fake_github, anthropic, repo_root, tmp_path, m
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "pr.json"))
     monkeypatch.setenv("PLAYBOOK_DIR", str(playbook_dir))
-    assert _main(["event"]) == 0
+    assert run_main(["event"]) == 0
     (deployed,) = fake_github.dispatches(REPO)
     assert deployed["event_type"] == "bmad-deployed"
     assert h.repository_dispatch("bmad-deployed", deployed["client_payload"]) == 0

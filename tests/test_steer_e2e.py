@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import node_tool
+from conftest import node_tool, run_main
 from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from flow_harness import REPO, _template
 from playbook.adapters import git as gitlib
@@ -39,16 +39,6 @@ JOB_VARIABLES = ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "BMAD_PLAYBOOK_TOKEN", "BM
                  "GITHUB_EVENT_NAME", "GITHUB_OUTPUT", "PLAYBOOK_DIR")
 
 pytestmark = [pytest.mark.claude, pytest.mark.slow]
-
-
-def _main(args: list[str]) -> int:
-    from playbook.cli import main
-
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 class Workflow:
@@ -128,19 +118,19 @@ class Workflow:
         output = self.temp / "steer-output"
         output.write_text("")
         self.job_env(GITHUB_REPOSITORY=self.apps, GITHUB_TOKEN=APPS_TOKEN, BMAD_PLAYBOOK_TOKEN=PLAYBOOK_TOKEN)
-        assert _main(["steer", "--event-file", str(self.event_path), "--out", str(self.temp / "steer"),
+        assert run_main(["steer", "--event-file", str(self.event_path), "--out", str(self.temp / "steer"),
                       "--output-file", str(output)]) == 0
         return dict(line.split("=", 1) for line in output.read_text().splitlines())
 
     def steer_reply(self) -> int:
         self.job_env(GITHUB_REPOSITORY=self.apps, GITHUB_TOKEN=APPS_TOKEN)
-        return _main(["steer-reply", "--steer", str(self.temp / "steer")])
+        return run_main(["steer-reply", "--steer", str(self.temp / "steer")])
 
     def dev(self, playbook: Path) -> int:
         target = self.checkout("dev")
         self.job_env(PLAYBOOK_REPO=REPO, PLAYBOOK_CLAUDE_BIN=str(CLAUDE), ANTHROPIC_API_KEY=ANTHROPIC_KEY,
                      ANTHROPIC_BASE_URL=self.anthropic.base_url)
-        return _main(["dev", "--event-file", str(self.event_path), "--playbook-dir", str(playbook), "--repo-dir",
+        return run_main(["dev", "--event-file", str(self.event_path), "--playbook-dir", str(playbook), "--repo-dir",
                       str(target), "--kind", "apps", "--out", str(self.temp / "bmad-dev"), "--steer",
                       str(self.temp / "steer")])
 
@@ -148,20 +138,20 @@ class Workflow:
         target = self.checkout("publish")
         self.job_env(PLAYBOOK_REPO=REPO, GITHUB_REPOSITORY=self.apps, GITHUB_TOKEN=APPS_TOKEN,
                      BMAD_PLAYBOOK_TOKEN=PLAYBOOK_TOKEN, GITHUB_OUTPUT=str(self.temp / "publish-output"))
-        return _main(["publish", "--result", str(self.temp / "bmad-dev"), "--steer", str(self.temp / "steer"),
+        return run_main(["publish", "--result", str(self.temp / "bmad-dev"), "--steer", str(self.temp / "steer"),
                       "--repo-dir", str(target), "--playbook-dir", str(playbook)])
 
     def review(self, playbook: Path) -> int:
         target = self.checkout("review")
         self.job_env(PLAYBOOK_CLAUDE_BIN=str(CLAUDE), ANTHROPIC_API_KEY=ANTHROPIC_KEY,
                      ANTHROPIC_BASE_URL=self.anthropic.base_url)
-        return _main(["review", "--event-file", str(self.event_path), "--steer", str(self.temp / "steer"),
+        return run_main(["review", "--event-file", str(self.event_path), "--steer", str(self.temp / "steer"),
                       "--playbook-dir", str(playbook), "--repo-dir", str(target), "--out",
                       str(self.temp / "bmad-review")])
 
     def post_review(self) -> int:
         self.job_env(GITHUB_REPOSITORY=self.apps, GITHUB_TOKEN=APPS_TOKEN)
-        return _main(["post-review", "--review", str(self.temp / "bmad-review")])
+        return run_main(["post-review", "--review", str(self.temp / "bmad-review")])
 
     def run(self, dev_turns: list[Any], review_turns: list[Any]) -> list[str]:
         """The jobs in their order, each started by the `if:` of bmad-dev.yml; returns the jobs that ran."""

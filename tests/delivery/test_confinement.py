@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from claude_box import AGENT, claude_settings
 
 from conftest import REPO_ROOT, node_tool
 from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
@@ -32,7 +31,6 @@ from playbook.settings import Settings
 CLAUDE = node_tool(".bin", "claude")
 needs_claude = pytest.mark.skipif(not CLAUDE.exists() and not os.environ.get("CI"), reason="npm ci has not run")
 STORY_REL = "_bmad-output/implementation-artifacts/42-dns-pihole/story-1-1-pihole-stack.md"
-AGENT = "bmad-agent-test"
 
 SECRETS = {
     "sibling": "SIBLING-CHECKOUT-SECRET",
@@ -128,16 +126,6 @@ def attacks(runner: Runner) -> list[Any]:
     ]
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropicAPI]:
-    with FakeAnthropicAPI() as api:
-        yield api
-
-
-def _settings(root: Path, fake: FakeAnthropicAPI, claude: Path) -> Settings:
-    return Settings.from_env({"PATH": os.environ.get("PATH", os.defpath), "ANTHROPIC_API_KEY": "sk-ant-test",
-                              "ANTHROPIC_BASE_URL": fake.base_url, "PLAYBOOK_CLAUDE_BIN": str(claude),
-                              "HOME": str(root)}, root=root)
 
 
 def _run(runner: Runner, fake: FakeAnthropicAPI, claude: Path, agent: AgentUser | None) -> dict[str, Any]:
@@ -148,7 +136,7 @@ def _run(runner: Runner, fake: FakeAnthropicAPI, claude: Path, agent: AgentUser 
     fake.script(attacks(runner))
     before = runner.snapshot()
     run_dev(story_path=Path(STORY_REL), playbook_dir=runner.playbook, repo_dir=runner.target, kind="apps",
-            settings=_settings(runner.home, fake, claude), config=load_config(runner.playbook), out_dir=runner.out,
+            settings=claude_settings(runner.home, fake, claude), config=load_config(runner.playbook), out_dir=runner.out,
             agent=agent, protected=runner.protected())
     after = runner.snapshot()
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
@@ -185,17 +173,6 @@ def test_file_tools_outside_the_story_are_denied_and_listed(tmp_path: Path, fake
 
 # --------------------------------------------------------------------------- OS boundary
 
-
-@pytest.fixture
-def agent() -> AgentUser:
-    if os.geteuid() != 0:
-        pytest.skip("the OS boundary needs root to switch users")
-    try:
-        pwd.getpwnam(AGENT)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        AGENT], check=True)
-    return AgentUser.lookup(AGENT)
 
 
 def test_the_agent_user_cannot_reach_the_runner_files(tmp_path: Path, agent: AgentUser) -> None:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from claude_box import AGENT, claude_settings
 
 from conftest import REPO_ROOT, node_tool
 from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
@@ -35,7 +34,6 @@ CLAUDE = node_tool(".bin", "claude")
 needs_claude = pytest.mark.skipif(not CLAUDE.exists() and not os.environ.get("CI"), reason="npm ci has not run")
 STORY_REL = "_bmad-output/implementation-artifacts/42-dns-pihole/story-1-1-pihole-stack.md"
 BRANCH = "bmad/story-42-1-1"
-AGENT = "bmad-agent-test"
 APPS = "owner/homelab-apps"
 
 SECRETS = {
@@ -140,28 +138,7 @@ def attacks(runner: Runner) -> list[Any]:
     ]
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropicAPI]:
-    with FakeAnthropicAPI() as api:
-        yield api
 
-
-@pytest.fixture
-def agent() -> AgentUser:
-    if os.geteuid() != 0:
-        pytest.skip("the OS boundary needs root to switch users")
-    try:
-        pwd.getpwnam(AGENT)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        AGENT], check=True)
-    return AgentUser.lookup(AGENT)
-
-
-def _settings(root: Path, fake: FakeAnthropicAPI, claude: Path) -> Settings:
-    return Settings.from_env({"PATH": os.environ.get("PATH", os.defpath), "ANTHROPIC_API_KEY": "sk-ant-test",
-                              "ANTHROPIC_BASE_URL": fake.base_url, "PLAYBOOK_CLAUDE_BIN": str(claude),
-                              "HOME": str(root)}, root=root)
 
 
 def _review_under_attack(runner: Runner, fake: FakeAnthropicAPI, claude: Path,
@@ -169,7 +146,7 @@ def _review_under_attack(runner: Runner, fake: FakeAnthropicAPI, claude: Path,
     fake.script(attacks(runner))
     before, head = runner.snapshot(), _git(runner.target, "rev-parse", "HEAD").strip()
     record = run_review(story_path=Path(STORY_REL), playbook_dir=runner.playbook, repo_dir=runner.target,
-                        base_ref="main", kind="apps", settings=_settings(runner.home, fake, claude),
+                        base_ref="main", kind="apps", settings=claude_settings(runner.home, fake, claude),
                         config=load_config(runner.playbook), out_dir=runner.out, agent=agent,
                         protected=runner.protected())
     assert runner.snapshot() == before  # nothing of the runner changed, the checkout included
