@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_box import AGENT, claude_settings
 
+from claude_box import AGENT, claude_settings
 from conftest import REPO_ROOT, node_tool
 from fakes.anthropic_api import CWD, FakeAnthropicAPI, text, tool_use
 from playbook.adapters.agent_user import AgentUser
