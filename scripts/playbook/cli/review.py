@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from playbook.settings import Settings
+
+if TYPE_CHECKING:
+    from playbook.adapters.github import GitHubForge
 
 
 @click.command("review")
@@ -63,17 +67,12 @@ def review(event_file: Path, playbook_dir: Path, repo_dir: Path, out_dir: Path, 
               help="The --out directory of `playbook review`.")
 def post_review(review_dir: Path) -> int:
     """Post the review as a COMMENT on the story's pull request; a critical finding makes it a draft."""
-    from playbook.adapters.github import GitHubForge
     from playbook.delivery.review import REVIEW_FILE
     from playbook.delivery.review import post_review as post
-    from playbook.errors import MissingSecretError, NotFoundError
+    from playbook.errors import NotFoundError
 
-    settings = Settings.from_env(os.environ)
-    token = settings.require("github_token", "GITHUB_TOKEN")
-    if not settings.github_repository:
-        raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
     record = json.loads((review_dir / REVIEW_FILE).read_text(encoding="utf-8"))
-    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
+    forge = _job_forge(Settings.from_env(os.environ))
     pull = forge.find_pull(str(record.get("branch") or ""), state="open")
     if pull is None:
         raise NotFoundError(f"no open pull request for {record.get('branch')!r}", fix="publish the story first")
@@ -95,17 +94,11 @@ def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
     A refused command is recorded in steer.json (`error`) for `playbook steer-reply`, and exits 0.
     """
     from playbook.adapters.github import GitHubForge
-    from playbook.errors import MissingSecretError
     from playbook.intake.steer_flow import run_steer, write_steer
+    from playbook.intake.triage import may_be_command
 
     event = json.loads(event_file.read_text(encoding="utf-8"))
     settings = Settings.from_env(os.environ)
-
-    def forge() -> GitHubForge:
-        token = settings.require("github_token", "GITHUB_TOKEN")
-        if not settings.github_repository:
-            raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
-        return GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
 
     def playbook_head(repo: str) -> str:
         playbook = GitHubForge(repo, settings.require("playbook_token", "BMAD_PLAYBOOK_TOKEN"),
@@ -114,10 +107,10 @@ def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
 
     comment = event.get("comment") or {}
     if event.get("action") != "created" or not (event.get("issue") or {}).get("pull_request") \
-            or not str(comment.get("body") or "").lstrip().startswith("/"):
+            or not may_be_command(str(comment.get("body") or "")):
         click.echo("not a pull-request command; nothing to do")  # decided before any token is needed
         return 0
-    record = run_steer(event, forge=forge(), bot_login=settings.bot_login, playbook_head=playbook_head)
+    record = run_steer(event, forge=_job_forge(settings), bot_login=settings.bot_login, playbook_head=playbook_head)
     if record is None:
         click.echo("not a pull-request command; nothing to do")
         return 0
@@ -140,16 +133,21 @@ def steer(event_file: Path, out_dir: Path, output_file: Path | None) -> int:
               help="Where `playbook steer` left steer.json with a refusal.")
 def steer_reply(steer_dir: Path) -> int:
     """Answer a refused /revise, /retry or /review once on the IaC PR (no model, pull-requests token only)."""
-    from playbook.adapters.github import GitHubForge
-    from playbook.errors import MissingSecretError
     from playbook.intake.steer_flow import STEER_FILE
     from playbook.intake.steer_reply import post_refusal
 
-    settings = Settings.from_env(os.environ)
+    record = json.loads((steer_dir / STEER_FILE).read_text(encoding="utf-8"))
+    forge = _job_forge(Settings.from_env(os.environ))
+    click.echo(post_refusal(forge, record))
+    return 0
+
+
+def _job_forge(settings: Settings) -> GitHubForge:
+    """This (target) repository with the job's own token, as post-review, steer and steer-reply use it."""
+    from playbook.adapters.github import GitHubForge
+    from playbook.errors import MissingSecretError
+
     token = settings.require("github_token", "GITHUB_TOKEN")
     if not settings.github_repository:
         raise MissingSecretError("GITHUB_REPOSITORY", where="run inside GitHub Actions, or set GITHUB_REPOSITORY")
-    record = json.loads((steer_dir / STEER_FILE).read_text(encoding="utf-8"))
-    forge = GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)
-    click.echo(post_refusal(forge, record))
-    return 0
+    return GitHubForge(settings.github_repository, token, base_url=settings.github_api_url)

@@ -23,7 +23,7 @@ STORY_ID = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
 REVISION = re.compile(r"r?([1-9][0-9]{0,5})")
 TARGETS = ("infra", "apps", "both")
 
-_FIRST_LINE = re.compile(r"[ \t]*/(?P<name>[a-z]+)(?P<rest>(?: .*)?)")
+FIRST_LINE = re.compile(r"[ \t]*/(?P<name>[a-z]+)(?P<rest>(?: .*)?)")
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def parse_command(body: str, *, max_feedback_chars: int) -> Command | None:
     """Parse a comment body; ``None`` when the first line is not a command."""
     first, _, rest_of_body = body.partition("\n")
     first = first.removesuffix("\r")
-    match = _FIRST_LINE.fullmatch(first)
+    match = FIRST_LINE.fullmatch(first)
     if match is None or match.group("name") not in _BY_NAME:
         return None
     spec = _BY_NAME[match.group("name")]

@@ -17,19 +17,18 @@ record carries the ``error`` and the comment to answer, and the `steer-reply` jo
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from playbook.errors import PayloadError
+from playbook.intake.commands import FIRST_LINE  # the same grammar as the request commands
 from playbook.ports import Forge, PullRequest, PullReviews
 
 PR_COMMANDS = ("revise", "retry", "review")
 STEER_FILE = "steer.json"
 MAX_FEEDBACK_CHARS = 4000
-_FIRST_LINE = re.compile(r"[ \t]*/(?P<name>[a-z]+)(?P<rest>(?: .*)?)")
 
 
 class PullForge(Forge, PullReviews, Protocol):
@@ -50,7 +49,7 @@ def parse_pr_command(body: str) -> PrCommand | None:
     from playbook.sanitize import strip_hidden
 
     first, _, rest = body.partition("\n")
-    match = _FIRST_LINE.fullmatch(first.removesuffix("\r"))
+    match = FIRST_LINE.fullmatch(first.removesuffix("\r"))
     if match is None or match.group("name") not in PR_COMMANDS:
         return None
     name, same_line = match.group("name"), match.group("rest").strip(" \t")
