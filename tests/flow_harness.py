@@ -139,17 +139,24 @@ class Harness:
         payload["client_payload"] = client_payload
         return self.run("repository_dispatch", payload)
 
-    def complete_planning(self, body: str = "") -> tuple[int, int]:
-        """Drive one request through all four approvals; returns (issue, planning PR number)."""
+    def through_architecture(self, body: str = "") -> int:
+        """A new request with its Product Brief, PRD and Architecture approved (the Epics & Stories
+        draft comes with the next /approve); its issue."""
         issue = self.github.add_issue(REPO, PIHOLE, body, labels=["bmad:brief"])
         self.answer("create-product-brief")
         assert self.labeled(issue) == 0
-        for skill in ("create-prd", "create-architecture", "create-epics-and-stories", None):
-            if skill:
-                self.answer(skill)
-            if skill == "create-epics-and-stories":
-                self.answer("check-implementation-readiness")  # checks the stories draft, same commit
+        for skill in ("create-prd", "create-architecture"):
+            self.answer(skill)
             assert self.comment(issue, "/approve") == 0
+        return issue
+
+    def complete_planning(self, body: str = "") -> tuple[int, int]:
+        """Drive one request through all four approvals; returns (issue, planning PR number)."""
+        issue = self.through_architecture(body)
+        self.answer("create-epics-and-stories")
+        self.answer("check-implementation-readiness")  # checks the stories draft, same commit
+        assert self.comment(issue, "/approve") == 0
+        assert self.comment(issue, "/approve") == 0
         pulls = self.github.pulls(REPO)
         assert len(pulls) == 1 and not pulls[0]["draft"]
         return issue, pulls[0]["number"]

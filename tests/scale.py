@@ -54,12 +54,7 @@ def is_write(method: str, path: str, operation: str = "") -> bool:
 
 def to_final_approval(h: Harness, stories: int) -> int:
     """A request whose Epics & Stories draft (with ``stories`` stories) awaits /approve; its issue."""
-    issue = h.github.add_issue(REPO, PIHOLE, "Hostname pihole.home.example.", labels=["bmad:brief"])
-    h.answer("create-product-brief")
-    assert h.labeled(issue) == 0
-    for skill in ("create-prd", "create-architecture"):
-        h.answer(skill)
-        assert h.comment(issue, "/approve") == 0
+    issue = h.through_architecture("Hostname pihole.home.example.")
     h.gemini.enqueue_text(plan_with(stories), input_tokens=1200, output_tokens=800)
     h.answer("check-implementation-readiness")  # the readiness gate checks the stories draft
     assert h.comment(issue, "/approve") == 0

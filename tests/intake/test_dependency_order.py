@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flow_harness import PIHOLE, REPO, Harness
+from flow_harness import REPO, Harness
 from playbook.errors import ModelOutputError
 from playbook.planning.stories import parse_plan
 
@@ -30,12 +30,7 @@ PLAN = {
 
 
 def _plan_and_merge(h: Harness, plan: dict) -> tuple[int, str]:
-    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
-    h.answer("create-product-brief")
-    assert h.labeled(issue) == 0
-    for skill in ("create-prd", "create-architecture"):
-        h.answer(skill)
-        assert h.comment(issue, "/approve") == 0
+    issue = h.through_architecture()
     h.gemini.enqueue_text(json.dumps(plan), input_tokens=100, output_tokens=100)
     h.answer("check-implementation-readiness")
     assert h.comment(issue, "/approve") == 0
@@ -101,12 +96,7 @@ def test_stories_go_out_in_dependency_order_each_merge_unblocking_the_next(h: Ha
 
 
 def test_a_circle_edited_into_the_story_files_dispatches_nothing_and_says_why(h: Harness):
-    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
-    h.answer("create-product-brief")
-    assert h.labeled(issue) == 0
-    for skill in ("create-prd", "create-architecture"):
-        h.answer(skill)
-        assert h.comment(issue, "/approve") == 0
+    issue = h.through_architecture()
     h.gemini.enqueue_text(json.dumps(PLAN), input_tokens=100, output_tokens=100)
     h.answer("check-implementation-readiness")
     assert h.comment(issue, "/approve") == 0

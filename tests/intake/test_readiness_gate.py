@@ -4,16 +4,11 @@ commit; the verdict and blockers show in the tracking comment; "not ready" holds
 
 from __future__ import annotations
 
-from flow_harness import PIHOLE, REPO, Harness
+from flow_harness import REPO, Harness
 
 
 def _to_stories_draft(h: Harness, *, ready: bool) -> int:
-    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
-    h.answer("create-product-brief")
-    assert h.labeled(issue) == 0
-    for skill in ("create-prd", "create-architecture"):
-        h.answer(skill)
-        assert h.comment(issue, "/approve") == 0
+    issue = h.through_architecture()
     h.answer("create-epics-and-stories")
     if ready:
         h.answer("check-implementation-readiness")
@@ -63,12 +58,7 @@ def test_override_approves_a_not_ready_draft(h: Harness):
 
 
 def test_a_check_that_cannot_run_is_recorded_unknown_and_holds_the_gate(h: Harness):
-    issue = h.github.add_issue(REPO, PIHOLE, "", labels=["bmad:brief"])
-    h.answer("create-product-brief")
-    assert h.labeled(issue) == 0
-    for skill in ("create-prd", "create-architecture"):
-        h.answer(skill)
-        assert h.comment(issue, "/approve") == 0
+    issue = h.through_architecture()
     h.answer("create-epics-and-stories")
     h.gemini.enqueue_error(400, "INVALID_ARGUMENT", "model not found")  # a configuration error: no fallback
     assert h.comment(issue, "/approve") == 0
