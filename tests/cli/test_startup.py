@@ -156,3 +156,11 @@ def test_only_the_program_tunes_its_collector(argv: str, frozen: bool, full_ever
     assert proc.returncode == 0, proc.stderr
     assert "Usage: playbook" in proc.stdout  # the command ran and printed everything before exiting
     assert proc.stdout.rstrip().endswith(f"@@frozen {frozen} @@full-every {full_every}")
+
+
+def test_the_readme_lists_every_command_as_help_does():
+    from playbook.cli import help_text
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- playbook-help:start -->\n", 1)[1].split("<!-- playbook-help:end -->", 1)[0]
+    assert block == "```text\n" + help_text().rstrip("\n") + "\n```\n"
